@@ -1,0 +1,93 @@
+# Top-level build of the AREPO tensor tool chain: lib/ as a static library,
+# one executable per tools/<name>/ directory in bin/, tests, install.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WARNINGS   := -Wall -Wextra -Werror
+STD        := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -ffp-contract=off
+
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
+HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
+JSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+
+# CUDA is built when nvcc is found, unless CUDA=0 is given; CUDA=1 insists.
+NVCC  ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA  ?= $(if $(NVCC),1,0)
+ifeq ($(CUDA),1)
+ifeq ($(NVCC),)
+$(error CUDA=1 was asked for, but nvcc was not found; set NVCC=/path/to/nvcc or use CUDA=0)
+endif
+endif
+
+ALL_CFLAGS := $(STD) $(WARNINGS) $(CFLAGS) -Ilib $(HDF5_CFLAGS) \
+              -DAREPO_VERSION='"$(VERSION)"' -DAREPO_WITH_CUDA=$(CUDA)
+LDLIBS     := $(HDF5_LIBS) $(JSON_LIBS) -lm -lpthread
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=build/%.o)
+LIB      := build/libarepo.a
+
+TOOLS    := $(notdir $(wildcard tools/*))
+TOOL_BINS := $(foreach t,$(TOOLS),$(if $(wildcard tools/$(t)/*.c),bin/arepo-$(t)))
+
+UNIT_SRCS  := $(wildcard tests/unit/*.c)
+UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=build/tests/%.t)
+
+MAN_PAGES := $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7)
+
+.PHONY: all test test-unit demo deps install clean config
+.SECONDEXPANSION:
+
+all: $(TOOL_BINS)
+
+config:
+	@echo "version: $(VERSION)"
+	@echo "CC:      $(CC)"
+	@echo "CUDA:    $(CUDA)$(if $(NVCC), ($(NVCC)))"
+	@echo "tools:   $(TOOLS)"
+
+build/%.o: %.c $(wildcard lib/*.h) | $$(@D)/.
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+.PRECIOUS: %/.
+%/.:
+	@mkdir -p $@
+
+$(LIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+tool_objs = $(patsubst %.c,build/%.o,$(wildcard tools/$(1)/*.c))
+
+bin/arepo-%: $$(call tool_objs,$$*) $(LIB) | bin/.
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
+
+build/tests/%.t: build/tests/unit/%.o $(LIB) | build/tests/.
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# The whole suite: C unit tests and shell integration tests, as TAP under prove.
+test: all $(UNIT_TESTS)
+	prove --exec '' $(UNIT_TESTS) $(sort $(wildcard tests/*.t))
+
+test-unit: $(UNIT_TESTS)
+	prove --exec '' $(UNIT_TESTS)
+
+demo: all
+	@sh scripts/demo
+
+deps:
+	@sh scripts/install-deps
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin
+	for page in $(MAN_PAGES); do \
+	  sec=$${page##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$sec; \
+	  install -m 644 $$page $(DESTDIR)$(PREFIX)/share/man/man$$sec; done
+	install -d $(DESTDIR)$(PREFIX)/share/arepo/presets
+	install -m 644 pipelines/presets/*.json $(DESTDIR)$(PREFIX)/share/arepo/presets
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,68 @@
+/* From raw snapshot fields to cells in processing units, exactly as IRIS's
+ * Snapshot._get_particle_values and _apply_units_and_perturbations compute
+ * them (see IRIS-NUMERICS: which steps are float32, which double). */
+#ifndef AREPO_CELLS_H
+#define AREPO_CELLS_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "snapshot.h"
+
+/* The perturbation factors of one view; has_* is 0 when IRIS applies none. */
+struct perturbation {
+	int has_scale, has_density, has_skew;
+	double scale, density, skew;
+	double skew_angle; /* radians, drawn only with a skew */
+};
+
+/* Draws (or takes the fixed) factors from the deterministic generator keyed
+ * by (cfg->seed, snapshot name, view). view -1 is the snapshot itself. */
+void perturbation_draw(const struct arepo_config *cfg, const char *snapshot_name, int64_t view,
+		       struct perturbation *p);
+/* No perturbation at all (every has_* 0). */
+void perturbation_none(struct perturbation *p);
+
+/* Every constant the per-cell conversion needs, computed once. */
+struct cell_units {
+	float half_box;       /* (f)(BoxSize / 2) */
+	double length, velocity, density, mass; /* AREPO to processing, perturbed */
+	int skew;
+	double length_matrix[9], velocity_matrix[9];
+	double temperature_factor; /* ism_mass_per_iris_number_H_atom / k */
+	double number_unit;
+	float abundance_He;
+	double T_inf;          /* +inf when unset */
+	double temperature_conversion; /* 1 / temperature_K_per_processing */
+};
+
+void cell_units_init(struct cell_units *u, const struct snap_header *h,
+		     const struct arepo_config *cfg, const struct perturbation *p);
+
+/* Cells in processing units, galactocentric. */
+struct cells {
+	uint64_t n, capacity;
+	float *position;   /* 3n */
+	float *velocity;   /* 3n */
+	float *density;
+	float *temperature; /* +inf above T_inf */
+	float *x_h2, *x_co, *dust;
+	float *mass;       /* consistent with density and the scaled volume */
+};
+
+int cells_reserve(struct cells *c, uint64_t n);
+void cells_free(struct cells *c);
+
+/* Converts raw cell i into out's slot j. raw must hold the fields of
+ * SNAP_FIELDS_VIEW (and SNAP_MASS for masses). */
+void cell_convert(const struct cell_units *u, const struct snap_raw *raw, uint64_t i,
+		  struct cells *out, uint64_t j);
+/* Converts a whole chunk, appending to out. Returns 0 or -1 (memory). */
+int cells_append_chunk(const struct cell_units *u, const struct snap_raw *raw, struct cells *out);
+
+/* Kinetic temperature of one cell in K, as a double before rounding;
+ * +inf above T_inf. */
+double cell_temperature(const struct cell_units *u, float internal_energy, float x_h2,
+			float x_h_plus);
+
+#endif

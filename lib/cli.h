@@ -1,0 +1,53 @@
+/* Command-line pieces every tool shares: --config, --set, --log-level,
+ * --help and --version, and loading the configuration they describe. */
+#ifndef AREPO_CLI_H
+#define AREPO_CLI_H
+
+#include <getopt.h>
+
+#include "config.h"
+
+enum {
+	CLI_OPT_CONFIG = 1000,
+	CLI_OPT_SET,
+	CLI_OPT_LOG_LEVEL,
+	CLI_OPT_VERSION,
+	CLI_OPT_FIRST_TOOL /* a tool numbers its own long-only options from here */
+};
+
+#define CLI_COMMON_OPTIONS                                          \
+	{ "config", required_argument, NULL, CLI_OPT_CONFIG },       \
+	{ "set", required_argument, NULL, CLI_OPT_SET },             \
+	{ "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL }, \
+	{ "help", no_argument, NULL, 'h' },                          \
+	{ "version", no_argument, NULL, CLI_OPT_VERSION }
+
+#define CLI_COMMON_HELP                                                         \
+	"  --config FILE          configuration (IRIS hyper.json keys)\n"        \
+	"  --set SECTION.KEY=VAL  override one configuration key (repeatable)\n" \
+	"  --log-level LEVEL      error, warn (default), info or debug\n"        \
+	"  -h, --help             show this help and exit\n"                     \
+	"  --version              show the version and exit\n"
+
+struct cli_common {
+	const char *config_path;
+	const char **sets;
+	int nsets;
+	const char *usage; /* the tool's whole --help text */
+};
+
+/* Starts logging under the tool's name. */
+void cli_init(struct cli_common *cli, const char *argv0, const char *usage);
+/* Handles a common option; returns 1 if opt was one, 0 otherwise.
+ * --help and --version exit 0; a bad --log-level exits 2. */
+int cli_common_option(struct cli_common *cli, int opt, const char *arg);
+/* getopt's "?" case: points at --help and exits 2. */
+_Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Defaults, then --config, then every --set in order, then validation. */
+int cli_load_config(const struct cli_common *cli, struct arepo_config *cfg, struct arepo_err *err);
+/* Parses a non-negative integer option value or exits 2 naming the option. */
+long long cli_parse_count(const char *option, const char *text);
+/* Show progress: on a terminal, unless under Slurm. */
+int cli_progress_default(void);
+
+#endif

@@ -1,0 +1,517 @@
+/* Configuration: a table of the known keys drives loading, --set, checking
+ * types and writing the effective configuration back as JSON. */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum key_type { K_INT, K_OPT_INT, K_DOUBLE, K_OPT_DOUBLE, K_BOOL, K_OPT_RANGE };
+
+struct key_spec {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t offset;
+};
+
+#define W(field, type) { "writer_hyper", #field, type, offsetof(struct arepo_config, writer_hyper.field) }
+#define D(field, type) { "dataset_hyper", #field, type, offsetof(struct arepo_config, dataset_hyper.field) }
+#define C(field, type) { "coordinate_hyper", #field, type, offsetof(struct arepo_config, coordinate_hyper.field) }
+#define O(field, type) { "observer_hyper", #field, type, offsetof(struct arepo_config, observer_hyper.field) }
+
+static const struct key_spec keys[] = {
+	W(total_snapshots, K_INT),
+	W(min_snapshot_index, K_OPT_INT),
+	W(max_snapshot_index, K_OPT_INT),
+	W(points_per_snapshot, K_INT),
+	W(unit_calculation_sample_size, K_INT),
+	W(length_cm_per_processing, K_DOUBLE),
+	W(mass_g_per_processing, K_DOUBLE),
+	W(velocity_cm_per_s_per_processing, K_DOUBLE),
+	W(temperature_K_per_processing, K_DOUBLE),
+
+	D(meters_per_parsec, K_DOUBLE),
+	D(use_AREPO_abundances, K_BOOL),
+	D(AREPO_H2_abundance_id, K_INT),
+	D(AREPO_H_plus_abundance_id, K_INT),
+	D(AREPO_CO_abundance_id, K_INT),
+	D(iris_number_unit, K_DOUBLE),
+	D(CMZ_scale_factor, K_OPT_DOUBLE),
+	D(CMZ_scale_range, K_OPT_RANGE),
+	D(CMZ_skew_factor, K_OPT_DOUBLE),
+	D(CMZ_skew_range, K_OPT_RANGE),
+	D(CMZ_density_factor, K_OPT_DOUBLE),
+	D(CMZ_density_range, K_OPT_RANGE),
+	D(default_dust_temperature, K_OPT_DOUBLE),
+
+	C(theta_zero, K_DOUBLE),
+	C(spin_orientation, K_INT),
+	C(observer_radius, K_DOUBLE),
+	C(jitter_r, K_BOOL),
+	C(jitter_r_min, K_OPT_DOUBLE),
+	C(jitter_r_max, K_OPT_DOUBLE),
+	C(r_steps, K_INT),
+	C(r_pieces, K_INT),
+	C(r_min, K_OPT_DOUBLE),
+	C(r_max, K_OPT_DOUBLE),
+	C(r_crop_min_index, K_INT),
+	C(r_crop_max_index, K_INT),
+	C(lon_steps, K_INT),
+	C(lon_min, K_OPT_DOUBLE),
+	C(lon_max, K_OPT_DOUBLE),
+	C(jitter_lon, K_BOOL),
+	C(jitter_lon_min, K_OPT_DOUBLE),
+	C(jitter_lon_max, K_OPT_DOUBLE),
+	C(lat_steps, K_INT),
+	C(lat_min, K_OPT_DOUBLE),
+	C(lat_max, K_OPT_DOUBLE),
+
+	O(k, K_DOUBLE),
+	O(h, K_DOUBLE),
+	O(c, K_DOUBLE),
+	O(L, K_DOUBLE),
+	O(mw_He, K_DOUBLE),
+	O(m_He, K_DOUBLE),
+	O(abundance_He, K_DOUBLE),
+	O(mw_H2, K_DOUBLE),
+	O(m_H2, K_DOUBLE),
+	O(mw_H, K_DOUBLE),
+	O(m_H, K_DOUBLE),
+	O(T_inf, K_OPT_DOUBLE),
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const char *const sections[] = {
+	"writer_hyper", "dataset_hyper", "coordinate_hyper", "observer_hyper"
+};
+
+void config_defaults(struct arepo_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->seed = 0;
+
+	struct writer_hyper *w = &cfg->writer_hyper;
+	w->total_snapshots = 20;
+	w->points_per_snapshot = 64;
+	w->unit_calculation_sample_size = 4;
+	w->length_cm_per_processing = 1e7;
+	w->mass_g_per_processing = 1.0;
+	w->velocity_cm_per_s_per_processing = 1e7;
+	w->temperature_K_per_processing = 1.0;
+
+	struct dataset_hyper *d = &cfg->dataset_hyper;
+	d->meters_per_parsec = 3.08567758128e16;
+	d->use_AREPO_abundances = 1;
+	d->AREPO_H2_abundance_id = 0;
+	d->AREPO_H_plus_abundance_id = 1;
+	d->AREPO_CO_abundance_id = 2;
+	d->iris_number_unit = 1e15;
+	d->CMZ_scale_range = (struct opt_range){ 1, 0.25, 1.0 };
+
+	struct coordinate_hyper *c = &cfg->coordinate_hyper;
+	c->theta_zero = 0.0;
+	c->spin_orientation = -1;
+	c->observer_radius = 8277.0;
+	c->r_steps = 512;
+	c->r_pieces = 1;
+	c->r_crop_min_index = 0;
+	c->r_crop_max_index = 512;
+	c->lon_steps = 512;
+	c->lat_steps = 128;
+
+	struct observer_hyper *o = &cfg->observer_hyper;
+	o->k = 1.380649e-23;
+	o->h = 6.626070e-34;
+	o->c = 2.997925e8;
+	o->L = 6.022141e23;
+	o->mw_He = 4.002602;
+	o->m_He = o->mw_He / o->L / 1000.;
+	o->abundance_He = .1;
+	o->mw_H2 = 2.01568;
+	o->m_H2 = o->mw_H2 / o->L / 1000.;
+	o->mw_H = 1.00784;
+	o->m_H = o->mw_H / o->L / 1000.;
+	o->T_inf = (struct opt_double){ 1, 5e4 };
+}
+
+static const struct key_spec *find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* JSON integers are exact; a real with no fraction (1.0) is not accepted as
+ * an integer, as IRIS's type(x) == int would not accept it either. */
+static int get_int(const json_t *v, long long *out)
+{
+	if (!json_is_integer(v))
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* An integer where a float is expected is accepted: it is exact. */
+static int get_double(const json_t *v, double *out)
+{
+	if (!json_is_number(v))
+		return -1;
+	*out = json_number_value(v);
+	return isfinite(*out) ? 0 : -1;
+}
+
+static const char *type_words(enum key_type t)
+{
+	switch (t) {
+	case K_INT: return "an integer";
+	case K_OPT_INT: return "an integer or null";
+	case K_DOUBLE: return "a number";
+	case K_OPT_DOUBLE: return "a number or null";
+	case K_BOOL: return "true or false";
+	case K_OPT_RANGE: return "a list of two numbers, or null";
+	}
+	return "?";
+}
+
+static int assign(struct arepo_config *cfg, const struct key_spec *k, const json_t *v,
+		  const char *origin, struct arepo_err *err)
+{
+	void *field = (char *)cfg + k->offset;
+	int bad = 0;
+	switch (k->type) {
+	case K_INT:
+		bad = get_int(v, field);
+		break;
+	case K_OPT_INT: {
+		struct opt_int *o = field;
+		if (json_is_null(v))
+			o->set = 0;
+		else if (!(bad = get_int(v, &o->value)))
+			o->set = 1;
+		break;
+	}
+	case K_DOUBLE:
+		bad = get_double(v, field);
+		break;
+	case K_OPT_DOUBLE: {
+		struct opt_double *o = field;
+		if (json_is_null(v))
+			o->set = 0;
+		else if (!(bad = get_double(v, &o->value)))
+			o->set = 1;
+		break;
+	}
+	case K_BOOL:
+		if (json_is_boolean(v))
+			*(int *)field = json_is_true(v);
+		else
+			bad = -1;
+		break;
+	case K_OPT_RANGE: {
+		struct opt_range *o = field;
+		if (json_is_null(v)) {
+			o->set = 0;
+		} else if (json_is_array(v) && json_array_size(v) == 2 &&
+			   !get_double(json_array_get(v, 0), &o->low) &&
+			   !get_double(json_array_get(v, 1), &o->high)) {
+			o->set = 1;
+		} else {
+			bad = -1;
+		}
+		break;
+	}
+	}
+	if (bad)
+		return err_set(err, EXIT_USAGE, "%s: %s.%s must be %s", origin,
+			       k->section, k->name, type_words(k->type));
+	return 0;
+}
+
+static int assign_seed(struct arepo_config *cfg, const json_t *v, const char *origin,
+		       struct arepo_err *err)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return err_set(err, EXIT_USAGE, "%s: seed must be a non-negative integer", origin);
+	cfg->seed = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+int config_load_file(struct arepo_config *cfg, const char *path, struct arepo_err *err)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, JSON_DECODE_ANY, &jerr);
+	if (!root) {
+		if (jerr.line < 0 || strstr(jerr.text, "unable to open"))
+			return err_set(err, EXIT_USAGE, "%s: cannot read: %s", path, jerr.text);
+		return err_set(err, EXIT_USAGE, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
+			       jerr.column, jerr.text);
+	}
+	int rc = 0;
+	if (!json_is_object(root)) {
+		rc = err_set(err, EXIT_USAGE, "%s: the configuration must be a JSON object", path);
+		goto out;
+	}
+	json_t *seed = json_object_get(root, "seed");
+	if (seed && (rc = assign_seed(cfg, seed, path, err)))
+		goto out;
+	for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
+		json_t *obj = json_object_get(root, sections[s]);
+		if (!obj)
+			continue;
+		if (!json_is_object(obj)) {
+			rc = err_set(err, EXIT_USAGE, "%s: %s must be an object", path, sections[s]);
+			goto out;
+		}
+		const char *name;
+		json_t *value;
+		json_object_foreach(obj, name, value) {
+			const struct key_spec *k = find_key(sections[s], name);
+			if (k && (rc = assign(cfg, k, value, path, err)))
+				goto out;
+		}
+	}
+out:
+	json_decref(root);
+	return rc;
+}
+
+int config_set(struct arepo_config *cfg, const char *assignment, struct arepo_err *err)
+{
+	const char *eq = strchr(assignment, '=');
+	if (!eq || eq == assignment)
+		return err_set(err, EXIT_USAGE, "--set %s: expected section.key=value", assignment);
+	char name[256];
+	size_t len = (size_t)(eq - assignment);
+	if (len >= sizeof name)
+		return err_set(err, EXIT_USAGE, "--set: key too long");
+	memcpy(name, assignment, len);
+	name[len] = '\0';
+	const char *text = eq + 1;
+
+	json_error_t jerr;
+	json_t *value = json_loads(text, JSON_DECODE_ANY, &jerr);
+	if (!value)
+		value = json_string(text);
+
+	int rc;
+	if (strcmp(name, "seed") == 0) {
+		rc = assign_seed(cfg, value, "--set", err);
+	} else {
+		char *dot = strchr(name, '.');
+		const struct key_spec *k = NULL;
+		if (dot) {
+			*dot = '\0';
+			k = find_key(name, dot + 1);
+			*dot = '.';
+		}
+		if (!k)
+			rc = err_set(err, EXIT_USAGE, "--set %s: unknown key %s", assignment, name);
+		else
+			rc = assign(cfg, k, value, "--set", err);
+	}
+	json_decref(value);
+	return rc;
+}
+
+#define FAIL(...) return err_set(err, EXIT_USAGE, __VA_ARGS__)
+
+static int check_range(const struct opt_range *r, const char *name, struct arepo_err *err)
+{
+	if (r->set && !(r->low > 0 && r->low < r->high))
+		FAIL("dataset_hyper.%s must satisfy 0 < low < high (got [%g, %g])", name, r->low,
+		     r->high);
+	return 0;
+}
+
+static int check_jitter(int enabled, const struct opt_double *lo, const struct opt_double *hi,
+			const char *name, struct arepo_err *err)
+{
+	if (enabled && !(lo->set && hi->set))
+		FAIL("coordinate_hyper.jitter_%s is true but jitter_%s_min and jitter_%s_max are "
+		     "not both set", name, name, name);
+	if (lo->set != hi->set)
+		FAIL("coordinate_hyper.jitter_%s_min and jitter_%s_max must both be set or both "
+		     "be null", name, name);
+	if (lo->set && !(lo->value < hi->value))
+		FAIL("coordinate_hyper.jitter_%s_min must be less than jitter_%s_max", name, name);
+	return 0;
+}
+
+static int check_bounds(const struct opt_double *lo, const struct opt_double *hi,
+			double floor, double ceiling, const char *name, struct arepo_err *err)
+{
+	if (lo->set && !(lo->value >= floor))
+		FAIL("coordinate_hyper.%s_min must be at least %g (got %g)", name, floor, lo->value);
+	if (hi->set && !(hi->value <= ceiling))
+		FAIL("coordinate_hyper.%s_max must be at most %g (got %g)", name, ceiling, hi->value);
+	if (lo->set && hi->set && !(lo->value < hi->value))
+		FAIL("coordinate_hyper.%s_min must be less than %s_max (got %g and %g)", name, name,
+		     lo->value, hi->value);
+	return 0;
+}
+
+static int check_molecular_mass(double m, double mw, double L, const char *name,
+				struct arepo_err *err)
+{
+	if (!(fabs(m - mw / L / 1000.) < 1e-8))
+		FAIL("observer_hyper.m_%s must equal mw_%s / L / 1000", name, name);
+	return 0;
+}
+
+int config_validate(const struct arepo_config *cfg, struct arepo_err *err)
+{
+	const struct writer_hyper *w = &cfg->writer_hyper;
+	const struct dataset_hyper *d = &cfg->dataset_hyper;
+	const struct coordinate_hyper *c = &cfg->coordinate_hyper;
+	const struct observer_hyper *o = &cfg->observer_hyper;
+	int rc;
+
+	if (w->total_snapshots <= 0)
+		FAIL("writer_hyper.total_snapshots must be positive");
+	if (w->min_snapshot_index.set && w->max_snapshot_index.set &&
+	    w->min_snapshot_index.value > w->max_snapshot_index.value)
+		FAIL("writer_hyper.min_snapshot_index must not exceed max_snapshot_index");
+	if (w->points_per_snapshot <= 0)
+		FAIL("writer_hyper.points_per_snapshot must be positive");
+	if (w->unit_calculation_sample_size <= 0)
+		FAIL("writer_hyper.unit_calculation_sample_size must be positive");
+	if (!(w->length_cm_per_processing > 0))
+		FAIL("writer_hyper.length_cm_per_processing must be positive");
+	if (!(w->mass_g_per_processing > 0))
+		FAIL("writer_hyper.mass_g_per_processing must be positive");
+	if (!(w->velocity_cm_per_s_per_processing > 0))
+		FAIL("writer_hyper.velocity_cm_per_s_per_processing must be positive");
+	if (!(w->temperature_K_per_processing > 0))
+		FAIL("writer_hyper.temperature_K_per_processing must be positive");
+
+	if (!(d->meters_per_parsec > 0))
+		FAIL("dataset_hyper.meters_per_parsec must be positive");
+	if (d->use_AREPO_abundances) {
+		long long h2 = d->AREPO_H2_abundance_id, hp = d->AREPO_H_plus_abundance_id,
+			  co = d->AREPO_CO_abundance_id;
+		if (h2 < 0 || hp < 0 || co < 0)
+			FAIL("dataset_hyper.AREPO_*_abundance_id must not be negative");
+		if (h2 == hp || h2 == co || hp == co)
+			FAIL("dataset_hyper.AREPO_H2_abundance_id, AREPO_H_plus_abundance_id and "
+			     "AREPO_CO_abundance_id must differ");
+	}
+	if (!(d->iris_number_unit > 0))
+		FAIL("dataset_hyper.iris_number_unit must be positive");
+	if (d->CMZ_scale_factor.set && !(d->CMZ_scale_factor.value > 0))
+		FAIL("dataset_hyper.CMZ_scale_factor must be positive");
+	if (d->CMZ_skew_factor.set && !(d->CMZ_skew_factor.value > 0))
+		FAIL("dataset_hyper.CMZ_skew_factor must be positive");
+	if (d->CMZ_density_factor.set && !(d->CMZ_density_factor.value > 0))
+		FAIL("dataset_hyper.CMZ_density_factor must be positive");
+	if ((rc = check_range(&d->CMZ_scale_range, "CMZ_scale_range", err)) ||
+	    (rc = check_range(&d->CMZ_skew_range, "CMZ_skew_range", err)) ||
+	    (rc = check_range(&d->CMZ_density_range, "CMZ_density_range", err)))
+		return rc;
+	if (d->default_dust_temperature.set && !(d->default_dust_temperature.value >= 0))
+		FAIL("dataset_hyper.default_dust_temperature must not be negative");
+
+	if (!(c->theta_zero >= 0 && c->theta_zero < 360))
+		FAIL("coordinate_hyper.theta_zero must lie in [0, 360) degrees");
+	if (c->spin_orientation != 1 && c->spin_orientation != -1)
+		FAIL("coordinate_hyper.spin_orientation must be 1 or -1 (got %lld)",
+		     c->spin_orientation);
+	if (!(c->observer_radius > 0))
+		FAIL("coordinate_hyper.observer_radius must be positive");
+	if ((rc = check_jitter(c->jitter_r, &c->jitter_r_min, &c->jitter_r_max, "r", err)) ||
+	    (rc = check_jitter(c->jitter_lon, &c->jitter_lon_min, &c->jitter_lon_max, "lon", err)))
+		return rc;
+	if (c->r_steps <= 0 || c->lon_steps <= 0 || c->lat_steps <= 0)
+		FAIL("coordinate_hyper.r_steps, lon_steps and lat_steps must be positive");
+	if (c->r_pieces <= 0 || c->r_pieces > c->r_steps)
+		FAIL("coordinate_hyper.r_pieces must lie in [1, r_steps]");
+	if (c->r_min.set && !(c->r_min.value > 0))
+		FAIL("coordinate_hyper.r_min must be positive");
+	if ((rc = check_bounds(&c->r_min, &c->r_max, 0, INFINITY, "r", err)) ||
+	    (rc = check_bounds(&c->lon_min, &c->lon_max, -180, 180, "lon", err)) ||
+	    (rc = check_bounds(&c->lat_min, &c->lat_max, -90, 90, "lat", err)))
+		return rc;
+	if (c->r_crop_min_index < 0 || c->r_crop_min_index >= c->r_steps)
+		FAIL("coordinate_hyper.r_crop_min_index must lie in [0, r_steps)");
+	if (c->r_crop_max_index <= c->r_crop_min_index || c->r_crop_max_index > c->r_steps)
+		FAIL("coordinate_hyper.r_crop_max_index must lie in (r_crop_min_index, r_steps]");
+
+	if (!(o->k > 0) || !(o->h > 0) || !(o->c > 0) || !(o->L > 0))
+		FAIL("observer_hyper.k, h, c and L must be positive");
+	if (!(o->mw_He > 0) || !(o->mw_H2 > 0) || !(o->mw_H > 0))
+		FAIL("observer_hyper.mw_He, mw_H2 and mw_H must be positive");
+	if ((rc = check_molecular_mass(o->m_He, o->mw_He, o->L, "He", err)) ||
+	    (rc = check_molecular_mass(o->m_H2, o->mw_H2, o->L, "H2", err)) ||
+	    (rc = check_molecular_mass(o->m_H, o->mw_H, o->L, "H", err)))
+		return rc;
+	if (!(o->abundance_He >= 0))
+		FAIL("observer_hyper.abundance_He must not be negative");
+	if (o->T_inf.set && !(o->T_inf.value > 0))
+		FAIL("observer_hyper.T_inf must be positive or null");
+	return 0;
+}
+
+int config_require_grid(const struct arepo_config *cfg, struct arepo_err *err)
+{
+	const struct coordinate_hyper *c = &cfg->coordinate_hyper;
+	const struct { const struct opt_double *v; const char *name; } need[] = {
+		{ &c->r_min, "r_min" }, { &c->r_max, "r_max" }, { &c->lon_min, "lon_min" },
+		{ &c->lon_max, "lon_max" }, { &c->lat_min, "lat_min" }, { &c->lat_max, "lat_max" },
+	};
+	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+		if (!need[i].v->set)
+			FAIL("coordinate_hyper.%s is not set (IRIS leaves the grid bounds to the "
+			     "configuration; see the presets)", need[i].name);
+	return 0;
+}
+
+static json_t *key_to_json(const struct arepo_config *cfg, const struct key_spec *k)
+{
+	const void *field = (const char *)cfg + k->offset;
+	switch (k->type) {
+	case K_INT:
+		return json_integer(*(const long long *)field);
+	case K_OPT_INT: {
+		const struct opt_int *o = field;
+		return o->set ? json_integer(o->value) : json_null();
+	}
+	case K_DOUBLE:
+		return json_real(*(const double *)field);
+	case K_OPT_DOUBLE: {
+		const struct opt_double *o = field;
+		return o->set ? json_real(o->value) : json_null();
+	}
+	case K_BOOL:
+		return json_boolean(*(const int *)field);
+	case K_OPT_RANGE: {
+		const struct opt_range *o = field;
+		return o->set ? json_pack("[ff]", o->low, o->high) : json_null();
+	}
+	}
+	return json_null();
+}
+
+char *config_to_json(const struct arepo_config *cfg)
+{
+	json_t *root = json_object();
+	json_object_set_new(root, "seed", json_integer((json_int_t)cfg->seed));
+	for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++)
+		json_object_set_new(root, sections[s], json_object());
+	for (size_t i = 0; i < NKEYS; i++)
+		json_object_set_new(json_object_get(root, keys[i].section), keys[i].name,
+				    key_to_json(cfg, &keys[i]));
+	/* 17 significant digits: every double reads back exactly. */
+	char *text = json_dumps(root, JSON_INDENT(4) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+	json_decref(root);
+	return text;
+}
+
+double config_parsec_per_processing(const struct arepo_config *cfg)
+{
+	return cfg->writer_hyper.length_cm_per_processing /
+	       (100 * cfg->dataset_hyper.meters_per_parsec);
+}

@@ -1,0 +1,101 @@
+/* The configuration every tool reads: JSON key-compatible with IRIS's
+ * hyper.json (sections writer_hyper, dataset_hyper, coordinate_hyper,
+ * observer_hyper), IRIS's defaults, --config FILE and --set overrides. */
+#ifndef AREPO_CONFIG_H
+#define AREPO_CONFIG_H
+
+#include <stdint.h>
+
+#include "log.h"
+
+/* A value IRIS allows to be None (JSON null). */
+struct opt_double { int set; double value; };
+struct opt_int { int set; long long value; };
+/* A [low, high] pair that may be null. */
+struct opt_range { int set; double low, high; };
+
+struct writer_hyper {
+	long long total_snapshots;
+	struct opt_int min_snapshot_index;
+	struct opt_int max_snapshot_index;
+	long long points_per_snapshot;
+	long long unit_calculation_sample_size;
+	double length_cm_per_processing;
+	double mass_g_per_processing;
+	double velocity_cm_per_s_per_processing;
+	double temperature_K_per_processing;
+};
+
+struct dataset_hyper {
+	double meters_per_parsec;
+	int use_AREPO_abundances;
+	long long AREPO_H2_abundance_id;
+	long long AREPO_H_plus_abundance_id;
+	long long AREPO_CO_abundance_id;
+	double iris_number_unit;
+	struct opt_double CMZ_scale_factor;
+	struct opt_range CMZ_scale_range;
+	struct opt_double CMZ_skew_factor;
+	struct opt_range CMZ_skew_range;
+	struct opt_double CMZ_density_factor;
+	struct opt_range CMZ_density_range;
+	/* Not in IRIS: dust temperature (K) for snapshots without
+	 * DustTemperature, e.g. AREPO runs without SGChem. */
+	struct opt_double default_dust_temperature;
+};
+
+struct coordinate_hyper {
+	double theta_zero; /* degrees */
+	long long spin_orientation;
+	double observer_radius; /* parsec */
+	int jitter_r;
+	struct opt_double jitter_r_min, jitter_r_max;
+	long long r_steps;
+	long long r_pieces;
+	struct opt_double r_min, r_max; /* parsec from the observer */
+	long long r_crop_min_index, r_crop_max_index;
+	long long lon_steps;
+	struct opt_double lon_min, lon_max; /* degrees */
+	int jitter_lon;
+	struct opt_double jitter_lon_min, jitter_lon_max;
+	long long lat_steps;
+	struct opt_double lat_min, lat_max; /* degrees */
+};
+
+struct observer_hyper {
+	double k, h, c, L;
+	double mw_He, m_He, abundance_He;
+	double mw_H2, m_H2, mw_H, m_H;
+	struct opt_double T_inf; /* K; null: no ceiling */
+};
+
+struct arepo_config {
+	uint64_t seed;
+	struct writer_hyper writer_hyper;
+	struct dataset_hyper dataset_hyper;
+	struct coordinate_hyper coordinate_hyper;
+	struct observer_hyper observer_hyper;
+};
+
+/* IRIS's defaults (iris.hyper.Hyper), seed 0. */
+void config_defaults(struct arepo_config *cfg);
+
+/* Reads FILE over cfg: keys it names replace cfg's values, unknown sections
+ * and keys are ignored, a known key of the wrong type is an error. */
+int config_load_file(struct arepo_config *cfg, const char *path, struct arepo_err *err);
+/* Applies one "section.key=value" (or "seed=value"); value is JSON, or a
+ * bare word taken as a string. Unknown keys are errors here. */
+int config_set(struct arepo_config *cfg, const char *assignment, struct arepo_err *err);
+/* IRIS's consistency rules (Hyper.validate) for the keys we use. */
+int config_validate(const struct arepo_config *cfg, struct arepo_err *err);
+/* Errors unless the grid bounds (r, lon, lat min and max) are all set. */
+int config_require_grid(const struct arepo_config *cfg, struct arepo_err *err);
+
+/* The effective configuration as a JSON text (known keys only), for the
+ * provenance attributes of output files. The caller frees it. */
+char *config_to_json(const struct arepo_config *cfg);
+
+/* Parsec per processing length unit (IRIS's _length_parsec_per_processing). */
+double config_parsec_per_processing(const struct arepo_config *cfg);
+
+#endif

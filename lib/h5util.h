@@ -1,0 +1,33 @@
+/* Small HDF5 helpers: quiet error stack, attributes by name, dataset shapes. */
+#ifndef AREPO_H5UTIL_H
+#define AREPO_H5UTIL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Turns off HDF5's automatic error printing: tools report errors themselves,
+ * in one line. */
+void h5_quiet(void);
+
+/* Reads a numeric attribute of exactly n elements, converted.
+ * Returns 0, or -1 if it is absent, -2 if it has another number of elements
+ * or is not numeric. */
+int h5_attr_doubles(hid_t loc, const char *name, double *out, size_t n);
+int h5_attr_int64s(hid_t loc, const char *name, int64_t *out, size_t n);
+
+/* Writes a numeric or string attribute (replacing one of the same name).
+ * Return 0 or -1. */
+int h5_write_attr_doubles(hid_t loc, const char *name, const double *v, size_t n);
+int h5_write_attr_int64s(hid_t loc, const char *name, const int64_t *v, size_t n);
+int h5_write_attr_uint32s(hid_t loc, const char *name, const uint32_t *v, size_t n);
+int h5_write_attr_int32s(hid_t loc, const char *name, const int32_t *v, size_t n);
+int h5_write_attr_string(hid_t loc, const char *name, const char *text);
+/* Reads a string attribute into buf; returns 0, -1 absent, -2 not a string. */
+int h5_attr_string(hid_t loc, const char *name, char *buf, size_t size);
+
+/* Rank and dimensions (up to 4) of the dataset at path under loc.
+ * Returns 0, or -1 if there is no dataset there. */
+int h5_dataset_dims(hid_t loc, const char *path, int *rank, hsize_t dims[4]);
+
+#endif
