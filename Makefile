@@ -34,6 +34,9 @@ TOOL_BINS := $(foreach t,$(TOOLS),$(if $(wildcard tools/$(t)/*.c),bin/arepo-$(t)
 
 UNIT_SRCS  := $(wildcard tests/unit/*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=build/tests/%.t)
+# Programs the shell tests call (never installed).
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPERS     := $(HELPER_SRCS:tests/helpers/%.c=build/tests/helpers/%)
 
 MAN_PAGES := $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7)
 
@@ -67,8 +70,11 @@ bin/arepo-%: $$(call tool_objs,$$*) $(LIB) | bin/.
 build/tests/%.t: build/tests/unit/%.o $(LIB) | build/tests/.
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+build/tests/helpers/%: build/tests/helpers/%.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 # The whole suite: C unit tests and shell integration tests, as TAP under prove.
-test: all $(UNIT_TESTS)
+test: all $(UNIT_TESTS) $(HELPERS)
 	prove --exec '' $(UNIT_TESTS) $(sort $(wildcard tests/*.t))
 
 test-unit: $(UNIT_TESTS)

@@ -95,8 +95,6 @@ void cell_units_init(struct cell_units *u, const struct snap_header *h,
 	if (p->has_scale) {
 		length *= p->scale;
 		velocity *= p->scale;
-		/* Density is conserved, so mass follows the scaled volume. */
-		mass *= p->scale * p->scale * p->scale;
 	}
 	if (p->has_skew) {
 		float m[9];
@@ -107,14 +105,11 @@ void cell_units_init(struct cell_units *u, const struct snap_header *h,
 			u->velocity_matrix[i] = velocity * (double)m[i];
 		}
 	}
-	if (p->has_density) {
+	if (p->has_density)
 		density *= p->density;
-		mass *= p->density;
-	}
 	u->length = length;
 	u->velocity = velocity;
 	u->density = density;
-	u->mass = mass;
 }
 
 double cell_temperature(const struct cell_units *u, float internal_energy, float x_h2,
@@ -153,8 +148,10 @@ void cell_convert(const struct cell_units *u, const struct snap_raw *raw, uint64
 	out->x_co[j] = raw->x_co[i];
 	/* IRIS multiplies a float32 array by a Python float: float32 arithmetic. */
 	out->dust[j] = raw->dust[i] * (float)u->temperature_conversion;
+	/* A skew keeps volumes (its determinant is 1); the scale does not. */
 	if (raw->fields & SNAP_MASS)
-		out->mass[j] = (float)((double)raw->mass[i] * u->mass);
+		out->radius[j] = (float)(cbrt(3.0 / (4.0 * M_PI) * (double)raw->mass[i] /
+					      (double)raw->density[i]) * u->length);
 }
 
 int cells_reserve(struct cells *c, uint64_t n)
@@ -164,7 +161,7 @@ int cells_reserve(struct cells *c, uint64_t n)
 	uint64_t cap = c->capacity ? c->capacity : 1024;
 	while (cap < n)
 		cap *= 2;
-	float **arrays[] = { &c->density, &c->temperature, &c->x_h2, &c->x_co, &c->dust, &c->mass };
+	float **arrays[] = { &c->density, &c->temperature, &c->x_h2, &c->x_co, &c->dust, &c->radius };
 	void *pos = realloc(c->position, cap * 3 * sizeof(float));
 	if (!pos)
 		return -1;
@@ -192,7 +189,7 @@ void cells_free(struct cells *c)
 	free(c->x_h2);
 	free(c->x_co);
 	free(c->dust);
-	free(c->mass);
+	free(c->radius);
 	memset(c, 0, sizeof *c);
 }
 

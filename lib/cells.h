@@ -26,7 +26,7 @@ void perturbation_none(struct perturbation *p);
 /* Every constant the per-cell conversion needs, computed once. */
 struct cell_units {
 	float half_box;       /* (f)(BoxSize / 2) */
-	double length, velocity, density, mass; /* AREPO to processing, perturbed */
+	double length, velocity, density; /* AREPO to processing, perturbed */
 	int skew;
 	double length_matrix[9], velocity_matrix[9];
 	double temperature_factor; /* ism_mass_per_iris_number_H_atom / k */
@@ -47,14 +47,17 @@ struct cells {
 	float *density;
 	float *temperature; /* +inf above T_inf */
 	float *x_h2, *x_co, *dust;
-	float *mass;       /* consistent with density and the scaled volume */
+	/* Radius (processing length) of the sphere of the cell's volume,
+	 * Masses / Density; only read with SNAP_MASS. Stored instead of a mass
+	 * because masses in grams overflow float32 for galaxy-sized cells. */
+	float *radius;
 };
 
 int cells_reserve(struct cells *c, uint64_t n);
 void cells_free(struct cells *c);
 
 /* Converts raw cell i into out's slot j. raw must hold the fields of
- * SNAP_FIELDS_VIEW (and SNAP_MASS for masses). */
+ * SNAP_FIELDS_VIEW (and SNAP_MASS for radii). */
 void cell_convert(const struct cell_units *u, const struct snap_raw *raw, uint64_t i,
 		  struct cells *out, uint64_t j);
 /* Converts a whole chunk, appending to out. Returns 0 or -1 (memory). */

@@ -355,14 +355,6 @@ static int check_bounds(const struct opt_double *lo, const struct opt_double *hi
 	return 0;
 }
 
-static int check_molecular_mass(double m, double mw, double L, const char *name,
-				struct arepo_err *err)
-{
-	if (!(fabs(m - mw / L / 1000.) < 1e-8))
-		FAIL("observer_hyper.m_%s must equal mw_%s / L / 1000", name, name);
-	return 0;
-}
-
 int config_validate(const struct arepo_config *cfg, struct arepo_err *err)
 {
 	const struct writer_hyper *w = &cfg->writer_hyper;
@@ -444,10 +436,8 @@ int config_validate(const struct arepo_config *cfg, struct arepo_err *err)
 		FAIL("observer_hyper.k, h, c and L must be positive");
 	if (!(o->mw_He > 0) || !(o->mw_H2 > 0) || !(o->mw_H > 0))
 		FAIL("observer_hyper.mw_He, mw_H2 and mw_H must be positive");
-	if ((rc = check_molecular_mass(o->m_He, o->mw_He, o->L, "He", err)) ||
-	    (rc = check_molecular_mass(o->m_H2, o->mw_H2, o->L, "H2", err)) ||
-	    (rc = check_molecular_mass(o->m_H, o->mw_H, o->L, "H", err)))
-		return rc;
+	if (!(o->m_He > 0) || !(o->m_H2 > 0) || !(o->m_H > 0))
+		FAIL("observer_hyper.m_He, m_H2 and m_H must be positive");
 	if (!(o->abundance_He >= 0))
 		FAIL("observer_hyper.abundance_He must not be negative");
 	if (o->T_inf.set && !(o->T_inf.value > 0))

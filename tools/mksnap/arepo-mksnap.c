@@ -133,13 +133,31 @@ static void make_cell(const struct options *o, const struct arepo_config *cfg,
 	b->ids[j] = i + 1;
 }
 
+/* Without modification times, the same options give the same bytes. */
+static hid_t untimed(hid_t class_id)
+{
+	hid_t plist = H5Pcreate(class_id);
+	H5Pset_obj_track_times(plist, 0);
+	return plist;
+}
+
 static hid_t create_dataset(hid_t group, const char *name, hid_t type, uint64_t n, int cols)
 {
 	hsize_t dims[2] = { n, (hsize_t)cols };
 	hid_t space = H5Screate_simple(cols > 1 ? 2 : 1, dims, NULL);
-	hid_t dset = H5Dcreate2(group, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	hid_t dcpl = untimed(H5P_DATASET_CREATE);
+	hid_t dset = H5Dcreate2(group, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	H5Pclose(dcpl);
 	H5Sclose(space);
 	return dset;
+}
+
+static hid_t create_group(hid_t file, const char *name)
+{
+	hid_t gcpl = untimed(H5P_GROUP_CREATE);
+	hid_t group = H5Gcreate2(file, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+	H5Pclose(gcpl);
+	return group;
 }
 
 static int write_rows(hid_t dset, hid_t memtype, uint64_t offset, uint64_t count, int cols,
@@ -158,7 +176,7 @@ static int write_rows(hid_t dset, hid_t memtype, uint64_t offset, uint64_t count
 
 static int write_header(hid_t file, const struct options *o, uint64_t this_file)
 {
-	hid_t h = H5Gcreate2(file, "Header", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	hid_t h = create_group(file, "Header");
 	if (h < 0)
 		return -1;
 	int32_t this_part[6] = { (int32_t)this_file, 0, 0, 0, 0, 0 };
@@ -214,7 +232,7 @@ static int write_piece(const char *path, const struct options *o, const struct a
 	if (file < 0)
 		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
 	int bad = write_header(file, o, n) | write_provenance(file, o);
-	hid_t gas = H5Gcreate2(file, "PartType0", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	hid_t gas = create_group(file, "PartType0");
 	hid_t ftype = o->double_precision ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
 	hid_t idtype = o->cells >= ((uint64_t)1 << 32) ? H5T_STD_U64LE : H5T_STD_U32LE;
 	struct {

@@ -1,0 +1,128 @@
+/* Unit tests of atomic outputs: complete or absent, never half-written. */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/arepo-test-atomic-XXXXXX";
+
+static int entries(void)
+{
+	int n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+static int read_back(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return 0;
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		printf("Bail out! cannot make a scratch directory\n");
+		return 1;
+	}
+	char target[512], buf[64];
+	struct arepo_err err = { 0 };
+	snprintf(target, sizeof target, "%s/out.txt", dir);
+
+	is_int(atomic_write_file(target, "first", 5, &err), 0, "atomic_write_file writes");
+	ok(read_back(target, buf, sizeof buf) == 0 && strcmp(buf, "first") == 0, "with the content");
+	is_int(entries(), 1, "and leaves no temporary file");
+	is_int(atomic_write_file(target, "second", 6, &err), 0, "a second write replaces it");
+	ok(read_back(target, buf, sizeof buf) == 0 && strcmp(buf, "second") == 0, "whole");
+
+	struct atomic_output out;
+	is_int(atomic_begin(&out, target, &err), 0, "atomic_begin");
+	ok(strncmp(out.temp, dir, strlen(dir)) == 0 && strstr(out.temp, "/.out.txt.part-"),
+	   "the temporary name is hidden beside the target (%s)", out.temp);
+	FILE *f = fopen(out.temp, "w");
+	fputs("third", f);
+	fclose(f);
+	ok(read_back(target, buf, sizeof buf) == 0 && strcmp(buf, "second") == 0,
+	   "until commit, the target keeps its old content");
+	atomic_abort(&out);
+	is_int(entries(), 1, "abort removes the temporary file");
+
+	/* A directory output, as a multi-file snapshot. */
+	char tdir[512], piece[PATH_MAX + 16];
+	snprintf(tdir, sizeof tdir, "%s/snapdir_001", dir);
+	atomic_begin(&out, tdir, &err);
+	mkdir(out.temp, 0777);
+	snprintf(piece, sizeof piece, "%s/p.0", out.temp);
+	f = fopen(piece, "w");
+	fputs("x", f);
+	fclose(f);
+	is_int(atomic_commit(&out, &err), 0, "a directory commits");
+	snprintf(piece, sizeof piece, "%s/p.0", tdir);
+	ok(access(piece, F_OK) == 0, "with its files");
+
+	/* Killed while writing: neither the target nor the temporary is left. */
+	char killed[512];
+	snprintf(killed, sizeof killed, "%s/killed.h5", dir);
+	int ready[2];
+	if (pipe(ready) != 0)
+		return 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct atomic_output o;
+		atomic_begin(&o, killed, &err);
+		FILE *g = fopen(o.temp, "w");
+		fputs("partial", g);
+		fflush(g);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	char c;
+	if (read(ready[0], &c, 1) != 1)
+		return 1;
+	kill(pid, SIGTERM);
+	int status;
+	waitpid(pid, &status, 0);
+	ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "the writer died of SIGTERM");
+	ok(access(killed, F_OK) != 0, "no target after an interrupted write");
+	is_int(entries(), 2, "and no temporary file either");
+
+	/* Exit without committing (an error path that forgot to abort). */
+	pid = fork();
+	if (pid == 0) {
+		struct atomic_output o;
+		atomic_begin(&o, killed, &err);
+		FILE *g = fopen(o.temp, "w");
+		fputs("partial", g);
+		fclose(g);
+		exit(1);
+	}
+	waitpid(pid, &status, 0);
+	is_int(entries(), 2, "exit without commit leaves no temporary file");
+
+	/* An unwritable directory: a clear error, nothing left. */
+	snprintf(target, sizeof target, "%s/no/such/dir/file", dir);
+	ok(atomic_write_file(target, "x", 1, &err) == EXIT_RUNTIME && strstr(err.msg, "no/such/dir"),
+	   "a write into a missing directory fails naming the path");
+
+	remove_tree(dir);
+	ok(access(dir, F_OK) != 0, "remove_tree removes a tree");
+	return tap_done();
+}
