@@ -74,14 +74,14 @@ static void make_cell(const struct options *o, const struct arepo_config *cfg,
 	const double centre = BOX_PC / 2;
 	double x, y, z, rho;
 	double which = rng_uniform(&s);
-	if (which < 0.38) { /* the dense central ring */
+	if (which < 0.31) { /* the dense central ring */
 		double R = fabs(120.0 + 25.0 * rng_normal(&s));
 		double phi = rng_uniform_range(&s, 0, 2 * M_PI);
 		x = R * cos(phi);
 		y = R * sin(phi);
 		z = 12.0 * rng_normal(&s);
 		rho = 50.0 * exp(1.0 * rng_normal(&s));
-	} else if (which < 0.50) { /* the bar, 25 degrees from the x axis */
+	} else if (which < 0.45) { /* the bar, 25 degrees from the x axis */
 		double along = rng_uniform_range(&s, -1500, 1500);
 		double across = 250.0 * rng_normal(&s);
 		double a = 25.0 * M_PI / 180;
@@ -390,7 +390,9 @@ int main(int argc, char **argv)
 				rc = write_piece(path, &o, &cfg, &galaxy, first, next - first, &b, &err);
 		}
 	}
-	if (!rc && o.force && stat(o.output, &st) == 0 && remove_tree(o.output) != 0)
+	/* rename() replaces a file in one step; a directory must go first. */
+	if (!rc && o.force && stat(o.output, &st) == 0 && (S_ISDIR(st.st_mode) || o.files > 1) &&
+	    remove_tree(o.output) != 0)
 		rc = err_set(&err, EXIT_RUNTIME, "%s: cannot replace: %s", o.output, strerror(errno));
 	if (!rc)
 		rc = atomic_commit(&out, &err);
