@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Command lines: --help and --version, usage and configuration errors with
+# exit status 2, and man pages that render and match --help.
+. "$(dirname "$0")/lib/tap.sh"
+
+cd "$SCRATCH" || exit 1
+arepo-mksnap -n 1000 snap.hdf5 >/dev/null
+
+for tool in arepo-mksnap arepo-info; do
+	run_status "$tool" --help
+	is "$status" 0 "$tool --help exits 0"
+	like "$out" "^Usage: $tool " "$tool --help starts with its usage"
+	run_status "$tool" --version
+	like "$out" "^$tool [0-9]+\.[0-9]+\.[0-9]+ " "$tool --version"
+	run_status "$tool" --no-such-option
+	is "$status" 2 "$tool: an unknown option is a usage error"
+	like "$err" "Try '$tool --help'" "$tool: and points at --help"
+
+	page="$TOP/man/man1/$tool.1"
+	ok "$tool(1) renders without warnings" sh -c "groff -mandoc -Tutf8 -ww -z '$page' 2>&1 | { ! grep .; }"
+	help_opts=$("$tool" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ')
+	man_opts=$(groff -mandoc -Tutf8 "$page" 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g; s/.\x08//g' |
+		grep -oE -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ')
+	is "$man_opts" "$help_opts" "$tool(1) and --help name the same options"
+done
+ok "arepo-config(5) renders without warnings" sh -c "groff -mandoc -Tutf8 -ww -z '$TOP/man/man5/arepo-config.5' 2>&1 | { ! grep .; }"
+
+run_status arepo-info
+is "$status" 2 "a missing operand is a usage error"
+like "$err" "missing SNAPSHOT" "and says so"
+run_status arepo-info --config nowhere.json snap.hdf5
+is "$status" 2 "a missing configuration file: exit 2"
+like "$err" "^arepo-info: nowhere.json: cannot read" "naming it"
+printf '{"coordinate_hyper": {"r_steps": "many"}}\n' >bad.json
+run_status arepo-info --config bad.json snap.hdf5
+is "$status" 2 "a key of the wrong type: exit 2"
+like "$err" "bad.json: coordinate_hyper.r_steps must be an integer" "naming the file and the key"
+printf '{"coordinate_hyper": {"r_steps": 5,\n' >broken.json
+run_status arepo-info --config broken.json snap.hdf5
+is "$status" 2 "broken JSON: exit 2"
+like "$err" "broken.json:[0-9]+:[0-9]+: not valid JSON" "with the line and column"
+run_status arepo-info --set coordinate_hyper.spin_orientation=2 snap.hdf5
+is "$status" 2 "an invalid value: exit 2"
+like "$err" "coordinate_hyper.spin_orientation must be 1 or -1" "naming the key"
+run_status arepo-info --set coordinate_hyper.no_such_key=1 snap.hdf5
+is "$status" 2 "--set of an unknown key: exit 2"
+like "$err" "unknown key coordinate_hyper.no_such_key" "naming it"
+run_status arepo-info --log-level loud snap.hdf5
+is "$status" 2 "an unknown log level: exit 2"
+run_status arepo-info --config "$TOP/tests/fixtures/iris-hyper.json" snap.hdf5
+is "$status" 0 "IRIS's own hyper.json is accepted"
+run_status arepo-info --config "$TOP/pipelines/presets/sedigism-13co.json" --view 3 snap.hdf5
+like "$out" "perturbation +view 3: scale 0\.[0-9]+" "--view applies the drawn scale"
+
+done_testing
