@@ -41,6 +41,8 @@ HELPERS     := $(HELPER_SRCS:tests/helpers/%.c=build/tests/helpers/%)
 MAN_PAGES := $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7)
 
 .PHONY: all test test-unit demo deps install clean config
+# Keep object files between runs (they are intermediate to make).
+.SECONDARY:
 .SECONDEXPANSION:
 
 all: $(TOOL_BINS)

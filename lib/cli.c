@@ -41,8 +41,8 @@ int cli_common_option(struct cli_common *cli, int opt, const char *arg)
 		fputs(cli->usage, stdout);
 		exit(EXIT_OK);
 	case CLI_OPT_VERSION:
-		printf("%s %s (CUDA backend: %s)\n", log_tool_name(), AREPO_VERSION,
-		       AREPO_WITH_CUDA ? "built" : "not built");
+		printf("%s %s (CUDA build: %s)\n", log_tool_name(), AREPO_VERSION,
+		       AREPO_WITH_CUDA ? "yes" : "no");
 		exit(EXIT_OK);
 	}
 	return 0;
