@@ -1,0 +1,99 @@
+/* Tensor files: slab-wise writing of "physical" with atomic commit. */
+#include "tensor.h"
+
+#include <string.h>
+
+#include "h5util.h"
+
+int tensor_create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
+		  struct arepo_err *err)
+{
+	memset(w, 0, sizeof *w);
+	w->file = w->dset = -1;
+	const struct view_geometry *g = &meta->geometry;
+	w->r_steps = g->r_steps;
+	w->lon_steps = g->lon_steps;
+	w->lat_steps = g->lat_steps;
+	int rc = atomic_begin(&w->out, path, err);
+	if (rc)
+		return rc;
+	h5_quiet();
+	w->file = H5Fcreate(w->out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+	if (w->file < 0) {
+		atomic_abort(&w->out);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
+	}
+	hsize_t dims[4] = { VIEW_CHANNELS, (hsize_t)g->r_steps, (hsize_t)g->lon_steps,
+			    (hsize_t)g->lat_steps };
+	hsize_t chunk[4] = { VIEW_CHANNELS, 1, (hsize_t)g->lon_steps, (hsize_t)g->lat_steps };
+	hid_t space = H5Screate_simple(4, dims, NULL);
+	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_chunk(dcpl, 4, chunk);
+	H5Pset_obj_track_times(dcpl, 0);
+	w->dset = H5Dcreate2(w->file, "physical", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	H5Pclose(dcpl);
+	H5Sclose(space);
+	int bad = w->dset < 0;
+	bad |= h5_write_attr_string(w->file, "format", TENSOR_FORMAT);
+	bad |= h5_write_attr_string(w->file, "tool", log_tool_name());
+	bad |= h5_write_attr_string(w->file, "version", AREPO_VERSION);
+	bad |= view_meta_write(w->file, meta);
+	if (bad) {
+		tensor_abort(w);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot write (disk full?)", path);
+	}
+	return 0;
+}
+
+int tensor_write_slab(struct tensor_writer *w, int64_t r0, int64_t count, const float *data,
+		      struct arepo_err *err)
+{
+	hid_t fspace = H5Dget_space(w->dset);
+	hsize_t start[4] = { 0, (hsize_t)r0, 0, 0 };
+	hsize_t n[4] = { VIEW_CHANNELS, (hsize_t)count, (hsize_t)w->lon_steps, (hsize_t)w->lat_steps };
+	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, n, NULL);
+	hid_t mspace = H5Screate_simple(4, n, NULL);
+	herr_t rc = H5Dwrite(w->dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, data);
+	H5Sclose(mspace);
+	H5Sclose(fspace);
+	if (rc < 0)
+		return err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", w->out.target);
+	return 0;
+}
+
+int tensor_attr_double(struct tensor_writer *w, const char *name, double value)
+{
+	return h5_write_attr_doubles(w->file, name, &value, 1);
+}
+
+int tensor_attr_int(struct tensor_writer *w, const char *name, int64_t value)
+{
+	return h5_write_attr_int64s(w->file, name, &value, 1);
+}
+
+int tensor_attr_string(struct tensor_writer *w, const char *name, const char *value)
+{
+	return h5_write_attr_string(w->file, name, value);
+}
+
+int tensor_commit(struct tensor_writer *w, struct arepo_err *err)
+{
+	int bad = H5Dclose(w->dset) < 0;
+	bad |= H5Fclose(w->file) < 0;
+	w->dset = w->file = -1;
+	if (bad) {
+		atomic_abort(&w->out);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot close (disk full?)", w->out.target);
+	}
+	return atomic_commit(&w->out, err);
+}
+
+void tensor_abort(struct tensor_writer *w)
+{
+	if (w->dset >= 0)
+		H5Dclose(w->dset);
+	if (w->file >= 0)
+		H5Fclose(w->file);
+	w->dset = w->file = -1;
+	atomic_abort(&w->out);
+}

@@ -1,0 +1,35 @@
+/* Tensor files (format "arepo-tensor/1"): the dataset "physical"
+ * (6, r, lon, lat) float32, chunked one r-slab per chunk, written slab by
+ * slab under a temporary name and renamed into place when complete. */
+#ifndef AREPO_TENSOR_H
+#define AREPO_TENSOR_H
+
+#include <hdf5.h>
+
+#include "atomic.h"
+#include "view.h"
+
+#define TENSOR_FORMAT "arepo-tensor/1"
+
+struct tensor_writer {
+	struct atomic_output out;
+	hid_t file, dset;
+	int64_t r_steps, lon_steps, lat_steps;
+};
+
+/* Creates the temporary file with the view's metadata copied. */
+int tensor_create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
+		  struct arepo_err *err);
+/* Writes r indices [r0, r0 + count) from data laid out (6, count, lon, lat). */
+int tensor_write_slab(struct tensor_writer *w, int64_t r0, int64_t count, const float *data,
+		      struct arepo_err *err);
+/* Attributes added before the file is closed. */
+int tensor_attr_double(struct tensor_writer *w, const char *name, double value);
+int tensor_attr_int(struct tensor_writer *w, const char *name, int64_t value);
+int tensor_attr_string(struct tensor_writer *w, const char *name, const char *value);
+/* Closes, flushes and renames into place. */
+int tensor_commit(struct tensor_writer *w, struct arepo_err *err);
+/* Closes and removes the temporary file. */
+void tensor_abort(struct tensor_writer *w);
+
+#endif

@@ -1,0 +1,232 @@
+/* View files: reading, checking and writing the arepo-view/1 format. */
+#include "view.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "h5util.h"
+
+/* Perturbation factors IRIS did not apply are stored as NaN. */
+static double factor_or_nan(int applied, double value)
+{
+	return applied ? value : NAN;
+}
+
+int view_meta_write(hid_t loc, const struct view_meta *m)
+{
+	const struct view_geometry *g = &m->geometry;
+	const struct perturbation *p = &m->perturbation;
+	struct { const char *name; double value; } doubles[] = {
+		{ "theta", g->theta }, { "observer_radius", g->observer_radius },
+		{ "r_min", g->r_min }, { "r_max", g->r_max },
+		{ "lon_min", g->lon_min }, { "lon_max", g->lon_max },
+		{ "lat_min", g->lat_min }, { "lat_max", g->lat_max },
+		{ "scale", factor_or_nan(p->has_scale, p->scale) },
+		{ "density_factor", factor_or_nan(p->has_density, p->density) },
+		{ "skew_factor", factor_or_nan(p->has_skew, p->skew) },
+		{ "skew_angle", factor_or_nan(p->has_skew, p->skew_angle) },
+		{ "jitter_r", m->jitter_r }, { "jitter_lon", m->jitter_lon },
+		{ "parsec_per_unit", m->parsec_per_unit }, { "margin", m->margin },
+	};
+	struct { const char *name; int64_t value; } ints[] = {
+		{ "r_steps", g->r_steps }, { "lon_steps", g->lon_steps }, { "lat_steps", g->lat_steps },
+		{ "view", m->view_index }, { "points_per_snapshot", m->points_per_snapshot },
+		{ "seed", (int64_t)m->seed },
+	};
+	int rc = 0;
+	for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++)
+		rc |= h5_write_attr_doubles(loc, doubles[i].name, &doubles[i].value, 1);
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+		rc |= h5_write_attr_int64s(loc, ints[i].name, &ints[i].value, 1);
+	rc |= h5_write_attr_doubles(loc, "box_min", m->box_min, 3);
+	rc |= h5_write_attr_doubles(loc, "box_max", m->box_max, 3);
+	rc |= h5_write_attr_string(loc, "snapshot", m->snapshot);
+	rc |= h5_write_attr_string(loc, "snapshot_name", m->snapshot_name);
+	rc |= h5_write_attr_string(loc, "config", m->config_json ? m->config_json : "{}");
+	return rc;
+}
+
+int view_meta_read(hid_t loc, const char *path, struct view_meta *m, struct arepo_err *err)
+{
+	memset(m, 0, sizeof *m);
+	struct view_geometry *g = &m->geometry;
+	double scale, density, skew, angle;
+	struct { const char *name; double *dst; size_t n; } doubles[] = {
+		{ "theta", &g->theta, 1 }, { "observer_radius", &g->observer_radius, 1 },
+		{ "r_min", &g->r_min, 1 }, { "r_max", &g->r_max, 1 },
+		{ "lon_min", &g->lon_min, 1 }, { "lon_max", &g->lon_max, 1 },
+		{ "lat_min", &g->lat_min, 1 }, { "lat_max", &g->lat_max, 1 },
+		{ "scale", &scale, 1 }, { "density_factor", &density, 1 },
+		{ "skew_factor", &skew, 1 }, { "skew_angle", &angle, 1 },
+		{ "jitter_r", &m->jitter_r, 1 }, { "jitter_lon", &m->jitter_lon, 1 },
+		{ "parsec_per_unit", &m->parsec_per_unit, 1 }, { "margin", &m->margin, 1 },
+		{ "box_min", m->box_min, 3 }, { "box_max", m->box_max, 3 },
+	};
+	int64_t seed;
+	struct { const char *name; int64_t *dst; } ints[] = {
+		{ "r_steps", &g->r_steps }, { "lon_steps", &g->lon_steps },
+		{ "lat_steps", &g->lat_steps }, { "view", &m->view_index },
+		{ "points_per_snapshot", &m->points_per_snapshot }, { "seed", &seed },
+	};
+	for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++)
+		if (h5_attr_doubles(loc, doubles[i].name, doubles[i].dst, doubles[i].n))
+			return err_set(err, EXIT_BADDATA, "%s: attribute %s is missing or malformed",
+				       path, doubles[i].name);
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+		if (h5_attr_int64s(loc, ints[i].name, ints[i].dst, 1))
+			return err_set(err, EXIT_BADDATA, "%s: attribute %s is missing or malformed",
+				       path, ints[i].name);
+	m->seed = (uint64_t)seed;
+	struct perturbation *p = &m->perturbation;
+	perturbation_none(p);
+	if ((p->has_scale = !isnan(scale)))
+		p->scale = scale;
+	if ((p->has_density = !isnan(density)))
+		p->density = density;
+	if ((p->has_skew = !isnan(skew))) {
+		p->skew = skew;
+		p->skew_angle = angle;
+	}
+	h5_attr_string(loc, "snapshot", m->snapshot, sizeof m->snapshot);
+	h5_attr_string(loc, "snapshot_name", m->snapshot_name, sizeof m->snapshot_name);
+	char *config = malloc(1 << 16);
+	if (config && h5_attr_string(loc, "config", config, 1 << 16) == 0)
+		m->config_json = config;
+	else
+		free(config);
+	return 0;
+}
+
+void view_meta_free(struct view_meta *m)
+{
+	free(m->config_json);
+	m->config_json = NULL;
+}
+
+static int write_matrix(hid_t file, const char *name, const float *data, uint64_t n, int cols)
+{
+	hsize_t dims[2] = { n, (hsize_t)cols };
+	hid_t space = H5Screate_simple(cols > 1 ? 2 : 1, dims, NULL);
+	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_obj_track_times(dcpl, 0);
+	hid_t dset = H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	int rc = dset < 0 || (n > 0 && H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+						H5P_DEFAULT, data) < 0);
+	if (dset >= 0)
+		H5Dclose(dset);
+	H5Pclose(dcpl);
+	H5Sclose(space);
+	return rc ? -1 : 0;
+}
+
+int view_write(const char *path, const struct view *v, struct arepo_err *err)
+{
+	struct atomic_output out;
+	int rc = atomic_begin(&out, path, err);
+	if (rc)
+		return rc;
+	h5_quiet();
+	hid_t file = H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+	if (file < 0) {
+		atomic_abort(&out);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
+	}
+	int bad = h5_write_attr_string(file, "format", VIEW_FORMAT);
+	bad |= h5_write_attr_string(file, "tool", log_tool_name());
+	bad |= h5_write_attr_string(file, "version", AREPO_VERSION);
+	bad |= view_meta_write(file, &v->meta);
+	bad |= write_matrix(file, "position", v->position, v->n, 3);
+	bad |= write_matrix(file, "value", v->value, v->n, VIEW_CHANNELS);
+	if (v->radius)
+		bad |= write_matrix(file, "radius", v->radius, v->n, 1);
+	bad |= H5Fclose(file) < 0;
+	if (bad) {
+		atomic_abort(&out);
+		return err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", path);
+	}
+	return atomic_commit(&out, err);
+}
+
+static int read_matrix(hid_t file, const char *path, const char *name, int cols, uint64_t *n,
+		       float **data, struct arepo_err *err)
+{
+	int rank;
+	hsize_t dims[4];
+	if (h5_dataset_dims(file, name, &rank, dims) < 0)
+		return err_set(err, EXIT_BADDATA, "%s: dataset %s is missing", path, name);
+	if (rank != (cols > 1 ? 2 : 1) || (cols > 1 && dims[1] != (hsize_t)cols))
+		return err_set(err, EXIT_BADDATA, "%s: dataset %s has the wrong shape; expected "
+			       "(M%s)", path, name, cols == 3 ? ", 3" : cols == 6 ? ", 6" : "");
+	if (*n != UINT64_MAX && dims[0] != *n)
+		return err_set(err, EXIT_BADDATA, "%s: dataset %s holds %llu cells, position %llu",
+			       path, name, (unsigned long long)dims[0], (unsigned long long)*n);
+	*n = dims[0];
+	*data = malloc((size_t)(*n ? *n : 1) * (size_t)cols * sizeof(float));
+	if (!*data)
+		return err_set(err, EXIT_RUNTIME, "%s: out of memory for %s", path, name);
+	hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
+	int bad = dset < 0 || (*n > 0 && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+						 H5P_DEFAULT, *data) < 0);
+	if (dset >= 0)
+		H5Dclose(dset);
+	if (bad)
+		return err_set(err, EXIT_BADDATA, "%s: cannot read %s (truncated or damaged?)", path,
+			       name);
+	return 0;
+}
+
+int view_read(const char *path, struct view *v, struct arepo_err *err)
+{
+	memset(v, 0, sizeof *v);
+	h5_quiet();
+	htri_t is = H5Fis_hdf5(path);
+	if (is < 0)
+		return err_set(err, EXIT_RUNTIME, "%s: cannot read", path);
+	if (is == 0)
+		return err_set(err, EXIT_BADDATA, "%s: not an HDF5 file", path);
+	hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	if (file < 0)
+		return err_set(err, EXIT_BADDATA, "%s: cannot open as HDF5 (truncated or damaged)",
+			       path);
+	char format[64] = "";
+	int rc = 0;
+	if (h5_attr_string(file, "format", format, sizeof format) != 0 ||
+	    strcmp(format, VIEW_FORMAT) != 0) {
+		rc = err_set(err, EXIT_BADDATA, "%s: not a view file (format is \"%s\", expected \"%s\")",
+			     path, format, VIEW_FORMAT);
+		goto out;
+	}
+	if ((rc = view_meta_read(file, path, &v->meta, err)))
+		goto out;
+	v->n = UINT64_MAX;
+	if ((rc = read_matrix(file, path, "position", 3, &v->n, &v->position, err)) ||
+	    (rc = read_matrix(file, path, "value", VIEW_CHANNELS, &v->n, &v->value, err)))
+		goto out;
+	if (H5Lexists(file, "radius", H5P_DEFAULT) > 0 &&
+	    (rc = read_matrix(file, path, "radius", 1, &v->n, &v->radius, err)))
+		goto out;
+	for (uint64_t i = 0; i < 3 * v->n; i++) {
+		if (!isfinite(v->position[i])) {
+			rc = err_set(err, EXIT_BADDATA, "%s: position of cell %llu is not finite", path,
+				     (unsigned long long)(i / 3));
+			goto out;
+		}
+	}
+out:
+	H5Fclose(file);
+	if (rc)
+		view_free(v);
+	return rc;
+}
+
+void view_free(struct view *v)
+{
+	view_meta_free(&v->meta);
+	free(v->position);
+	free(v->value);
+	free(v->radius);
+	memset(v, 0, sizeof *v);
+}

@@ -1,0 +1,54 @@
+/* View files (format "arepo-view/1"): the cells that fall in one observer's
+ * frustum box, in processing units, and everything an interp backend needs
+ * to resample them (see arepo-view(5)). Tensor files copy the metadata. */
+#ifndef AREPO_VIEW_H
+#define AREPO_VIEW_H
+
+#include <hdf5.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include "cells.h"
+#include "grid.h"
+#include "log.h"
+
+#define VIEW_FORMAT "arepo-view/1"
+#define VIEW_CHANNELS 6
+
+/* Everything about a view but its cells. */
+struct view_meta {
+	struct view_geometry geometry;
+	char snapshot[PATH_MAX];   /* the snapshot's path when extracted */
+	char snapshot_name[256];   /* its stem, the random streams' key */
+	int64_t view_index;
+	int64_t points_per_snapshot;
+	uint64_t seed;
+	struct perturbation perturbation;
+	double jitter_r;    /* processing units added to the observer radius */
+	double jitter_lon;  /* radians added to both longitude bounds */
+	double parsec_per_unit;
+	double box_min[3], box_max[3]; /* the pruning box, margin included */
+	double margin;
+	char *config_json;  /* the configuration that made it (owned) */
+};
+
+struct view {
+	struct view_meta meta;
+	uint64_t n, capacity;
+	float *position; /* 3n, galactocentric */
+	float *value;    /* 6n: v_r, density, temperature, x_H2, x_CO, dust temperature */
+	float *radius;   /* n or NULL: radius of the cell's volume */
+};
+
+/* Writes or reads the metadata as attributes of loc. */
+int view_meta_write(hid_t loc, const struct view_meta *m);
+int view_meta_read(hid_t loc, const char *path, struct view_meta *m, struct arepo_err *err);
+void view_meta_free(struct view_meta *m);
+
+/* Writes path atomically. */
+int view_write(const char *path, const struct view *v, struct arepo_err *err);
+/* Reads a whole view file; anything malformed is bad data (3). */
+int view_read(const char *path, struct view *v, struct arepo_err *err);
+void view_free(struct view *v);
+
+#endif

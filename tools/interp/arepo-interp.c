@@ -1,0 +1,188 @@
+/* arepo-interp: resamples one view file onto its observer's spherical grid
+ * (nearest cell) and writes the tensor file. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "h5util.h"
+#include "interp.h"
+#include "tensor.h"
+#include "view.h"
+
+static const char usage[] =
+	"Usage: arepo-interp [OPTION]... VIEW TENSOR\n"
+	"Resample the cells of the view file VIEW onto its observer's spherical grid\n"
+	"(the value of the nearest cell at every grid point) and write the tensor\n"
+	"file TENSOR: dataset \"physical\" (6, r, lon, lat), float32.\n"
+	"\n"
+	"  -j, --threads N        threads (default: every CPU this process may use)\n"
+	"      --max-memory SIZE  bytes for the index and the r-slabs in flight, with\n"
+	"                         an optional K, M or G suffix (default 256M)\n"
+	"      --backend NAME     cpu (default: k-d tree) or brute (every cell for\n"
+	"                         every point; the reference, slow)\n"
+	"      --max-distance PC  grid points whose nearest cell is farther than PC\n"
+	"                         parsec get the fill value (default: no limit)\n"
+	"      --radius-factor F  grid points farther than F times their nearest\n"
+	"                         cell's radius get the fill value (views with radii)\n"
+	"      --fill VALUE       the fill value (default 0; nan allowed)\n"
+	"      --progress         show progress (default: on a terminal, not under Slurm)\n"
+	"      --stats            print timings and counts as key=value lines\n"
+	"      --force            rewrite TENSOR if it exists\n"
+	"      --log-level LEVEL  error, warn (default), info or debug\n"
+	"  -h, --help             show this help and exit\n"
+	"      --version          show the version and exit\n"
+	"\n"
+	"An existing TENSOR is kept (rerun safe). Results do not depend on the\n"
+	"number of threads or the memory limit. Exit status: 0 done, 1 I/O error,\n"
+	"2 usage error, 3 bad view file. See arepo-interp(1), arepo-tensor(5).\n";
+
+enum { OPT_MAX_MEMORY = CLI_OPT_FIRST_TOOL, OPT_BACKEND, OPT_MAX_DISTANCE, OPT_RADIUS_FACTOR,
+       OPT_FILL, OPT_PROGRESS, OPT_STATS, OPT_FORCE };
+
+static size_t parse_size(const char *text)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	double unit = 1;
+	if (*end == 'K' || *end == 'k')
+		unit = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		unit = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		unit = 1024.0 * 1024 * 1024, end++;
+	if (errno || end == text || *end || !(v > 0) || v * unit > 1e18)
+		cli_usage_error("--max-memory %s: expected a size such as 512M", text);
+	return (size_t)(v * unit);
+}
+
+static double parse_positive(const char *option, const char *text)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (errno || end == text || *end || !(v > 0) || !isfinite(v))
+		cli_usage_error("%s %s: expected a positive number", option, text);
+	return v;
+}
+
+/* An existing output counts as done only if it is a tensor file. */
+static int is_tensor_file(const char *path)
+{
+	h5_quiet();
+	if (H5Fis_hdf5(path) <= 0)
+		return 0;
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	if (f < 0)
+		return 0;
+	char format[64] = "";
+	h5_attr_string(f, "format", format, sizeof format);
+	H5Fclose(f);
+	return strcmp(format, TENSOR_FORMAT) == 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_common cli;
+	cli_init(&cli, argv[0], usage);
+	struct interp_options opt = { .backend = INTERP_CPU, .progress = cli_progress_default() };
+	double max_distance_pc = 0;
+	int stats = 0, force = 0;
+	static const struct option longopts[] = {
+		{ "threads", required_argument, NULL, 'j' },
+		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+		{ "backend", required_argument, NULL, OPT_BACKEND },
+		{ "max-distance", required_argument, NULL, OPT_MAX_DISTANCE },
+		{ "radius-factor", required_argument, NULL, OPT_RADIUS_FACTOR },
+		{ "fill", required_argument, NULL, OPT_FILL },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "j:h", longopts, NULL)) != -1) {
+		if (cli_common_option(&cli, o, optarg))
+			continue;
+		switch (o) {
+		case 'j': {
+			long long n = cli_parse_count("--threads", optarg);
+			if (n < 1 || n > 4096)
+				cli_usage_error("--threads %s: expected 1 to 4096", optarg);
+			opt.threads = (int)n;
+			break;
+		}
+		case OPT_MAX_MEMORY: opt.max_memory = parse_size(optarg); break;
+		case OPT_BACKEND:
+			if (strcmp(optarg, "cpu") == 0)
+				opt.backend = INTERP_CPU;
+			else if (strcmp(optarg, "brute") == 0)
+				opt.backend = INTERP_BRUTE;
+			else
+				cli_usage_error("--backend %s: expected cpu or brute", optarg);
+			break;
+		case OPT_MAX_DISTANCE: max_distance_pc = parse_positive("--max-distance", optarg); break;
+		case OPT_RADIUS_FACTOR: opt.radius_factor = parse_positive("--radius-factor", optarg); break;
+		case OPT_FILL: {
+			char *end;
+			opt.fill = strtof(optarg, &end);
+			if (end == optarg || *end)
+				cli_usage_error("--fill %s: expected a number or nan", optarg);
+			break;
+		}
+		case OPT_PROGRESS: opt.progress = 1; break;
+		case OPT_STATS: stats = 1; break;
+		case OPT_FORCE: force = 1; break;
+		default: cli_usage_error(NULL);
+		}
+	}
+	if (argc - optind != 2)
+		cli_usage_error(argc - optind < 2 ? "expected VIEW and TENSOR" : "too many operands");
+	const char *view_path = argv[optind], *tensor_path = argv[optind + 1];
+
+	if (!force && access(tensor_path, F_OK) == 0) {
+		if (is_tensor_file(tensor_path)) {
+			log_info("%s exists; not rewritten (use --force)", tensor_path);
+			return EXIT_OK;
+		}
+		die(EXIT_RUNTIME, "%s exists and is not a tensor file; not overwritten", tensor_path);
+	}
+
+	struct arepo_err err = { 0 };
+	struct view v;
+	if (view_read(view_path, &v, &err))
+		die_err(&err);
+	if (max_distance_pc > 0)
+		opt.max_distance = max_distance_pc / v.meta.parsec_per_unit;
+	if (opt.radius_factor > 0 && !v.radius)
+		log_warn("%s: the view carries no cell radii; --radius-factor has no effect", view_path);
+
+	struct interp_stats st;
+	if (interp_view(&v, view_path, tensor_path, &opt, &st, &err)) {
+		view_free(&v);
+		die_err(&err);
+	}
+	double ppu = v.meta.parsec_per_unit;
+	log_info("%s: %llu cells, %llu points, %d threads, %.3f s; %llu points may have their "
+		 "nearest cell outside the pruning box (a margin of %.4g pc would make it exact)",
+		 tensor_path, (unsigned long long)st.cells, (unsigned long long)st.points, st.threads,
+		 st.seconds_total, (unsigned long long)st.points_at_risk, st.margin_needed * ppu);
+	if (stats) {
+		printf("cells=%llu\npoints=%llu\nthreads=%d\nslab_r=%lld\n", (unsigned long long)st.cells,
+		       (unsigned long long)st.points, st.threads, (long long)st.slab_r);
+		printf("seconds_index=%.6f\nseconds_search=%.6f\nseconds_write=%.6f\nseconds_total=%.6f\n",
+		       st.seconds_index, st.seconds_search, st.seconds_write, st.seconds_total);
+		printf("points_at_risk=%llu\nmargin_needed_pc=%.6g\npoints_filled=%llu\n",
+		       (unsigned long long)st.points_at_risk, st.margin_needed * ppu,
+		       (unsigned long long)st.points_filled);
+	}
+	view_free(&v);
+	return EXIT_OK;
+}
