@@ -69,7 +69,64 @@ static double inside_distance(const struct view_meta *m, const double p[3])
 	return outside2 > 0 ? -sqrt(outside2) : inside;
 }
 
-static void do_line(struct worker *w, int64_t i, int64_t j, uint32_t *hint)
+/* Candidates around an anchor point: its k nearest cells, at most dk away
+ * from it. For a point p at distance delta from the anchor, every other cell
+ * is at least dk - delta from p; so if the best candidate is nearer than that
+ * (with a relative margin far above rounding), it is p's nearest cell and no
+ * search is needed. */
+#ifndef INTERP_CANDIDATES
+#define INTERP_CANDIDATES 8
+#endif
+struct candidates {
+	int n;
+	double anchor[3];
+	double dk;
+	uint32_t index[INTERP_CANDIDATES];
+	double x[INTERP_CANDIDATES], y[INTERP_CANDIDATES], z[INTERP_CANDIDATES];
+};
+
+static void candidates_search(struct candidates *c, const struct kd_tree *tree, const struct view *v,
+			      const double q[3], uint32_t *best, double *best_d2)
+{
+	double d2[INTERP_CANDIDATES];
+	c->n = kd_knearest(tree, q[0], q[1], q[2], INTERP_CANDIDATES, c->n, c->index, d2);
+	memcpy(c->anchor, q, sizeof c->anchor);
+	/* With every cell a candidate, nothing outside can be nearer. */
+	c->dk = (uint64_t)c->n < v->n ? sqrt(d2[c->n - 1]) : INFINITY;
+	for (int m = 0; m < c->n; m++) {
+		const float *p = v->position + 3 * (size_t)c->index[m];
+		c->x[m] = p[0];
+		c->y[m] = p[1];
+		c->z[m] = p[2];
+	}
+	*best = c->index[0];
+	*best_d2 = d2[0];
+}
+
+/* The nearest cell to q if the candidates prove it; 0 if they cannot. */
+static int candidates_try(const struct candidates *c, const double q[3], uint32_t *best,
+			  double *best_d2)
+{
+	if (c->n == 0)
+		return 0;
+	uint32_t bi = UINT32_MAX;
+	double bd = INFINITY;
+	for (int m = 0; m < c->n; m++) {
+		double d2 = distance2(q[0], q[1], q[2], c->x[m], c->y[m], c->z[m]);
+		if (d2 < bd || (d2 == bd && c->index[m] < bi)) {
+			bd = d2;
+			bi = c->index[m];
+		}
+	}
+	double delta = sqrt(distance2(q[0], q[1], q[2], c->anchor[0], c->anchor[1], c->anchor[2]));
+	if (!(sqrt(bd) < (c->dk - delta) * (1 - 1e-9)))
+		return 0;
+	*best = bi;
+	*best_d2 = bd;
+	return 1;
+}
+
+static void do_line(struct worker *w, int64_t i, int64_t j, struct candidates *cand)
 {
 	const struct job *job = w->job;
 	const struct view *v = job->v;
@@ -77,18 +134,15 @@ static void do_line(struct worker *w, int64_t i, int64_t j, uint32_t *hint)
 	const int64_t nlon = grid->g.lon_steps, nlat = grid->g.lat_steps;
 	const size_t channel_stride = (size_t)job->nr * (size_t)nlon * (size_t)nlat;
 	float *out = job->slab + ((size_t)(i - job->r0) * (size_t)nlon + (size_t)j) * (size_t)nlat;
-	uint32_t best = *hint;
 	for (int64_t k = 0; k < nlat; k++) {
 		double q[3];
 		grid_point(grid, i, j, k, q);
 		double d2;
-		if (job->opt->backend == INTERP_BRUTE) {
+		uint32_t best;
+		if (job->opt->backend == INTERP_BRUTE)
 			best = brute_nearest(v->position, (uint32_t)v->n, q[0], q[1], q[2], &d2);
-		} else {
-			const float *p = v->position + 3 * (size_t)best;
-			d2 = distance2(q[0], q[1], q[2], p[0], p[1], p[2]);
-			kd_nearest(job->tree, q[0], q[1], q[2], &best, &d2);
-		}
+		else if (!candidates_try(cand, q, &best, &d2))
+			candidates_search(cand, job->tree, v, q, &best, &d2);
 		double s = inside_distance(&v->meta, q);
 		double d = sqrt(d2);
 		if (d > s) {
@@ -109,7 +163,6 @@ static void do_line(struct worker *w, int64_t i, int64_t j, uint32_t *hint)
 				out[(size_t)c * channel_stride + (size_t)k] = val[c];
 		}
 	}
-	*hint = best;
 }
 
 static void *work(void *arg)
@@ -118,14 +171,14 @@ static void *work(void *arg)
 	struct job *job = w->job;
 	const int64_t nlon = job->grid->g.lon_steps;
 	const long long lines = job->nr * nlon;
-	uint32_t hint = 0;
+	struct candidates cand = { .n = 0 };
 	for (;;) {
 		long long first = atomic_fetch_add(&job->next_line, LINES_PER_GRAB);
 		if (first >= lines)
 			break;
 		long long last = first + LINES_PER_GRAB < lines ? first + LINES_PER_GRAB : lines;
 		for (long long line = first; line < last; line++)
-			do_line(w, job->r0 + line / nlon, line % nlon, &hint);
+			do_line(w, job->r0 + line / nlon, line % nlon, &cand);
 	}
 	return NULL;
 }

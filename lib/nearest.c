@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LEAF_CELLS 8
+#define LEAF_CELLS 32
 
 struct build {
 	struct kd_tree *t;
@@ -106,7 +106,10 @@ int kd_build(struct kd_tree *t, const float *position, uint32_t n)
 	t->y = malloc((size_t)n * sizeof(double));
 	t->z = malloc((size_t)n * sizeof(double));
 	t->index = malloc((size_t)n * sizeof(uint32_t));
-	if (!t->nodes || !t->x || !t->y || !t->z || !t->index) {
+	t->px = malloc((size_t)n * sizeof(double));
+	t->py = malloc((size_t)n * sizeof(double));
+	t->pz = malloc((size_t)n * sizeof(double));
+	if (!t->nodes || !t->x || !t->y || !t->z || !t->index || !t->px || !t->py || !t->pz) {
 		kd_free(t);
 		return -1;
 	}
@@ -120,6 +123,9 @@ int kd_build(struct kd_tree *t, const float *position, uint32_t n)
 		t->x[i] = p[0];
 		t->y[i] = p[1];
 		t->z[i] = p[2];
+		t->px[t->index[i]] = p[0];
+		t->py[t->index[i]] = p[1];
+		t->pz[t->index[i]] = p[2];
 	}
 	return 0;
 }
@@ -131,6 +137,9 @@ void kd_free(struct kd_tree *t)
 	free(t->y);
 	free(t->z);
 	free(t->index);
+	free(t->px);
+	free(t->py);
+	free(t->pz);
 	memset(t, 0, sizeof *t);
 }
 
@@ -183,6 +192,87 @@ void kd_nearest(const struct kd_tree *t, double qx, double qy, double qz, uint32
 	}
 	*best = bi;
 	*best_d2 = bd;
+}
+
+/* Inserts (d, id) into the k best, kept in (distance, index) order. */
+static inline void insert_best(int k, int *found, uint32_t *index, double *d2, double d, uint32_t id)
+{
+	int m = *found < k ? (*found)++ : k - 1;
+	while (m > 0 && (d2[m - 1] > d || (d2[m - 1] == d && index[m - 1] > id))) {
+		d2[m] = d2[m - 1];
+		index[m] = index[m - 1];
+		m--;
+	}
+	d2[m] = d;
+	index[m] = id;
+}
+
+int kd_knearest(const struct kd_tree *t, double qx, double qy, double qz, int k, int hints,
+		uint32_t *index, double *d2)
+{
+	if (t->n == 0)
+		return 0;
+	/* Hints: candidate cells already in index[0..hints), whose distances to
+	 * q bound the search from the start. They are reinserted in order, and
+	 * recognised (not added twice) when the leaves meet them again. */
+	uint32_t hint[KD_MAX_K];
+	int nhint = hints < k ? hints : k;
+	memcpy(hint, index, (size_t)nhint * sizeof *hint);
+	int found = 0;
+	for (int h = 0; h < nhint; h++) {
+		uint32_t id = hint[h];
+		double d = distance2(qx, qy, qz, t->px[id], t->py[id], t->pz[id]);
+		insert_best(k, &found, index, d2, d, id);
+	}
+	double worst = found == k ? d2[k - 1] : INFINITY;
+	struct { uint32_t node; double d2; } stack[128];
+	int top = 0;
+	stack[top].node = 0;
+	stack[top++].d2 = box_distance2(&t->nodes[0], qx, qy, qz);
+	while (top > 0) {
+		top--;
+		if (stack[top].d2 > worst)
+			continue;
+		const struct kd_node *nd = &t->nodes[stack[top].node];
+		if (nd->left == 0) {
+			for (uint32_t i = nd->begin; i < nd->end; i++) {
+				double d = distance2(qx, qy, qz, t->x[i], t->y[i], t->z[i]);
+				uint32_t id = t->index[i];
+				if (found == k && (d > worst || (d == worst && id > index[k - 1])))
+					continue;
+				int known = 0;
+				for (int h = 0; h < nhint; h++)
+					known |= hint[h] == id;
+				if (known)
+					continue;
+				insert_best(k, &found, index, d2, d, id);
+				if (found == k)
+					worst = d2[k - 1];
+			}
+			continue;
+		}
+		uint32_t l = nd->left, r = nd->left + 1;
+		double dl = box_distance2(&t->nodes[l], qx, qy, qz);
+		double dr = box_distance2(&t->nodes[r], qx, qy, qz);
+		/* The nearer child goes on top, to be searched first. */
+		if (dl > dr) {
+			uint32_t tn = l;
+			l = r;
+			r = tn;
+			double td = dl;
+			dl = dr;
+			dr = td;
+		}
+		if (dr <= worst) {
+			stack[top].node = r;
+			stack[top++].d2 = dr;
+		}
+		if (dl <= worst) {
+			stack[top].node = l;
+			stack[top++].d2 = dl;
+		}
+	}
+	return found;
 }
 
 uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, double qz,

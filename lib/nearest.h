@@ -25,6 +25,7 @@ struct kd_tree {
 	uint32_t n;          /* cells */
 	double *x, *y, *z;   /* coordinates in tree order */
 	uint32_t *index;     /* original index of each cell in tree order */
+	double *px, *py, *pz; /* coordinates by original index */
 	struct kd_node *nodes;
 	uint32_t nnodes;
 };
@@ -38,6 +39,14 @@ void kd_free(struct kd_tree *t);
  * and *best_d2 = +inf for none); on return they hold the exact answer. */
 void kd_nearest(const struct kd_tree *t, double qx, double qy, double qz, uint32_t *best,
 		double *best_d2);
+
+/* The k nearest cells to (qx, qy, qz), nearest first, ordered by (distance,
+ * index); k <= KD_MAX_K. Fewer when the tree holds fewer cells. Returns how
+ * many were found. On entry index[0..hints) may name distinct cells likely
+ * to be near (the previous query's answer): they only speed the search up. */
+#define KD_MAX_K 32
+int kd_knearest(const struct kd_tree *t, double qx, double qy, double qz, int k, int hints,
+		uint32_t *index, double *d2);
 
 /* Reference: the brute-force search over positions in order. */
 uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, double qz,
