@@ -1,0 +1,126 @@
+/* Unit tests of the k-d tree: nearest and k nearest cells against brute
+ * force, with exact ties, hints, degenerate point sets. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nearest.h"
+#include "rng.h"
+#include "tap.h"
+
+enum { UNIFORM, DUPLICATES, PLANE, LINE, CLUSTERED, NPATTERNS };
+static const char *const names[] = { "uniform", "duplicates", "plane", "line", "clustered" };
+
+static void make_points(int pattern, uint32_t n, struct rng_stream *s, float *p)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		for (int d = 0; d < 3; d++)
+			p[3 * i + d] = (float)rng_uniform_range(s, -10, 10);
+		if (pattern == DUPLICATES && i > 4)
+			memcpy(p + 3 * i, p + 3 * rng_below(s, i / 4 + 1), 3 * sizeof(float));
+		else if (pattern == PLANE)
+			p[3 * i + 2] = 1.5f;
+		else if (pattern == LINE)
+			p[3 * i + 1] = p[3 * i + 2] = 0;
+		else if (pattern == CLUSTERED)
+			for (int d = 0; d < 3; d++)
+				p[3 * i + d] = (float)(3 * (i % 5) + 0.01 * rng_normal(s));
+	}
+}
+
+/* The k best of brute force, by (distance, index). */
+static int brute_k(const float *p, uint32_t n, const double q[3], int k, uint32_t *idx, double *d2)
+{
+	int found = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		double d = distance2(q[0], q[1], q[2], p[3 * i], p[3 * i + 1], p[3 * i + 2]);
+		if (found == k && !(d < d2[k - 1]))
+			continue; /* equal distance: the later index loses */
+		int m = found < k ? found++ : k - 1;
+		while (m > 0 && d2[m - 1] > d) {
+			d2[m] = d2[m - 1];
+			idx[m] = idx[m - 1];
+			m--;
+		}
+		d2[m] = d;
+		idx[m] = i;
+	}
+	return found;
+}
+
+int main(void)
+{
+	const uint32_t sizes[] = { 1, 2, 7, 33, 500, 3000 };
+	for (int pattern = 0; pattern < NPATTERNS; pattern++) {
+		for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+			uint32_t n = sizes[si];
+			struct rng_stream s;
+			rng_init(&s, 99, names[pattern], (int64_t)n, "points");
+			float *p = malloc(3 * (size_t)n * sizeof(float));
+			make_points(pattern, n, &s, p);
+			struct kd_tree t;
+			if (kd_build(&t, p, n)) {
+				printf("Bail out! out of memory\n");
+				return 1;
+			}
+			int nearest_ok = 1, hinted_ok = 1, knn_ok = 1, hinted_knn_ok = 1;
+			for (int qi = 0; qi < 400; qi++) {
+				double q[3];
+				if (qi % 4 == 0) { /* exactly on a cell: distance 0 ties among duplicates */
+					uint32_t c = (uint32_t)rng_below(&s, n);
+					for (int d = 0; d < 3; d++)
+						q[d] = p[3 * c + d];
+				} else {
+					for (int d = 0; d < 3; d++)
+						q[d] = rng_uniform_range(&s, -14, 14);
+				}
+				double bd;
+				uint32_t want = brute_nearest(p, n, q[0], q[1], q[2], &bd);
+				uint32_t got = UINT32_MAX;
+				double gd = INFINITY;
+				kd_nearest(&t, q[0], q[1], q[2], &got, &gd);
+				nearest_ok &= got == want && gd == bd;
+				/* A hint (any cell) must not change the answer. */
+				got = (uint32_t)rng_below(&s, n);
+				gd = distance2(q[0], q[1], q[2], p[3 * got], p[3 * got + 1], p[3 * got + 2]);
+				kd_nearest(&t, q[0], q[1], q[2], &got, &gd);
+				hinted_ok &= got == want && gd == bd;
+
+				int k = 1 + (int)rng_below(&s, 16);
+				uint32_t wi[KD_MAX_K], gi[KD_MAX_K];
+				double wd[KD_MAX_K], gdk[KD_MAX_K];
+				int wn = brute_k(p, n, q, k, wi, wd);
+				int gn = kd_knearest(&t, q[0], q[1], q[2], k, 0, gi, gdk);
+				knn_ok &= wn == gn && memcmp(wi, gi, (size_t)wn * sizeof *wi) == 0 &&
+					  memcmp(wd, gdk, (size_t)wn * sizeof *wd) == 0;
+				/* Distinct hints, as the previous answer would be. */
+				int h = (int)rng_below(&s, (uint64_t)k + 1);
+				if ((uint32_t)h > n)
+					h = (int)n;
+				for (int m = 0; m < h; m++)
+					gi[m] = (uint32_t)(((uint64_t)m * 7919u + (uint64_t)qi) % n);
+				int distinct = 1;
+				for (int a = 0; a < h; a++)
+					for (int b = 0; b < a; b++)
+						distinct &= gi[a] != gi[b];
+				if (!distinct)
+					h = 0;
+				gn = kd_knearest(&t, q[0], q[1], q[2], k, h, gi, gdk);
+				hinted_knn_ok &= wn == gn && memcmp(wi, gi, (size_t)wn * sizeof *wi) == 0;
+			}
+			ok(nearest_ok, "%s, %u cells: nearest equals brute force (ties to the lower index)", names[pattern], n);
+			ok(hinted_ok, "%s, %u cells: and with a hint", names[pattern], n);
+			ok(knn_ok, "%s, %u cells: k nearest equal brute force", names[pattern], n);
+			ok(hinted_knn_ok, "%s, %u cells: and with hints", names[pattern], n);
+			kd_free(&t);
+			free(p);
+		}
+	}
+	struct kd_tree empty;
+	ok(kd_build(&empty, NULL, 0) == 0 && empty.n == 0, "an empty tree builds");
+	uint32_t b = UINT32_MAX;
+	double d = INFINITY;
+	kd_nearest(&empty, 0, 0, 0, &b, &d);
+	ok(b == UINT32_MAX && isinf(d), "and finds nothing");
+	return tap_done();
+}
