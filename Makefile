@@ -4,7 +4,7 @@
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
 CC         ?= cc
-CFLAGS     ?= -O2 -g
+CFLAGS     ?= -O3 -g
 WARNINGS   := -Wall -Wextra -Werror
 STD        := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -ffp-contract=off
 

@@ -33,6 +33,7 @@ struct interp_stats {
 	uint64_t points_at_risk; /* nearest cell farther than the pruning box's boundary */
 	double margin_needed;    /* processing units: a margin that makes the tensor exact */
 	uint64_t points_filled;
+	long peak_rss_kib; /* of the whole process, when done */
 };
 
 /* Number of CPUs this process may run on. */

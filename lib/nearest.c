@@ -275,6 +275,49 @@ int kd_knearest(const struct kd_tree *t, double qx, double qy, double qz, int k,
 	return found;
 }
 
+/* Squared distance between two boxes (0 if they overlap). */
+static inline double box_box_distance2(const double alo[3], const double ahi[3], const double blo[3],
+				       const double bhi[3])
+{
+	double s = 0;
+	for (int d = 0; d < 3; d++) {
+		double gap = alo[d] > bhi[d] ? alo[d] - bhi[d] : blo[d] > ahi[d] ? blo[d] - ahi[d] : 0;
+		s += gap * gap;
+	}
+	return s;
+}
+
+int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3], double radius,
+		  uint32_t *out, int cap)
+{
+	if (t->n == 0)
+		return 0;
+	double r2 = radius * radius;
+	int found = 0;
+	uint32_t stack[128];
+	int top = 0;
+	stack[top++] = 0;
+	while (top > 0) {
+		const struct kd_node *nd = &t->nodes[stack[--top]];
+		if (box_box_distance2(nd->lo, nd->hi, lo, hi) > r2)
+			continue;
+		if (nd->left) {
+			stack[top++] = nd->left + 1;
+			stack[top++] = nd->left;
+			continue;
+		}
+		for (uint32_t i = nd->begin; i < nd->end; i++) {
+			double p[3] = { t->x[i], t->y[i], t->z[i] };
+			if (box_box_distance2(p, p, lo, hi) > r2)
+				continue;
+			if (found == cap)
+				return -1;
+			out[found++] = t->index[i];
+		}
+	}
+	return found;
+}
+
 uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, double qz,
 		       double *best_d2)
 {

@@ -48,6 +48,13 @@ void kd_nearest(const struct kd_tree *t, double qx, double qy, double qz, uint32
 int kd_knearest(const struct kd_tree *t, double qx, double qy, double qz, int k, int hints,
 		uint32_t *index, double *d2);
 
+/* Cells whose distance to the box [lo, hi] is at most radius (true
+ * distance; the test is made with radius^2 in double, so pass a radius with
+ * a margin). Their original indices go to out, at most cap of them.
+ * Returns how many, or -1 if there are more than cap. */
+int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3], double radius,
+		  uint32_t *out, int cap);
+
 /* Reference: the brute-force search over positions in order. */
 uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, double qz,
 		       double *best_d2);

@@ -297,7 +297,7 @@ int snap_open(struct snapshot *snap, const char *path, const struct arepo_config
 	} else
 		snprintf(first, sizeof first, "%s", path);
 
-	hid_t file;
+	hid_t file = -1;
 	int64_t this_file[6];
 	int rc = open_hdf5(first, &file, err);
 	if (rc)

@@ -1,5 +1,8 @@
 /* Tensor files: slab-wise writing of "physical" with atomic commit. */
+#define _GNU_SOURCE
 #include "tensor.h"
+
+#include <fcntl.h>
 
 #include <string.h>
 
@@ -58,6 +61,14 @@ int tensor_write_slab(struct tensor_writer *w, int64_t r0, int64_t count, const 
 	H5Sclose(fspace);
 	if (rc < 0)
 		return err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", w->out.target);
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* Start writing the slab to disk now, so that the flush at commit only
+	 * waits for the last of it. Whole chunks bypass HDF5's cache: they are
+	 * in the file already. */
+	int *fd;
+	if (H5Fget_vfd_handle(w->file, H5P_DEFAULT, (void **)&fd) >= 0 && fd)
+		sync_file_range(*fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
 	return 0;
 }
 

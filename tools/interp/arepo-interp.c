@@ -179,6 +179,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)st.points, st.threads, (long long)st.slab_r);
 		printf("seconds_index=%.6f\nseconds_search=%.6f\nseconds_write=%.6f\nseconds_total=%.6f\n",
 		       st.seconds_index, st.seconds_search, st.seconds_write, st.seconds_total);
+		printf("peak_rss_kib=%ld\n", st.peak_rss_kib);
 		printf("points_at_risk=%llu\nmargin_needed_pc=%.6g\npoints_filled=%llu\n",
 		       (unsigned long long)st.points_at_risk, st.margin_needed * ppu,
 		       (unsigned long long)st.points_filled);
