@@ -6,7 +6,7 @@
 cd "$SCRATCH" || exit 1
 arepo-mksnap -n 1000 snap.hdf5 >/dev/null
 
-for tool in arepo-mksnap arepo-info; do
+for tool in arepo-mksnap arepo-info arepo-interp; do
 	run_status "$tool" --help
 	is "$status" 0 "$tool --help exits 0"
 	like "$out" "^Usage: $tool " "$tool --help starts with its usage"
@@ -23,7 +23,9 @@ for tool in arepo-mksnap arepo-info; do
 		grep -oE -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ')
 	is "$man_opts" "$help_opts" "$tool(1) and --help name the same options"
 done
-ok "arepo-config(5) renders without warnings" sh -c "groff -mandoc -Tutf8 -ww -z '$TOP/man/man5/arepo-config.5' 2>&1 | { ! grep .; }"
+for page in arepo-config arepo-view arepo-tensor; do
+	ok "$page(5) renders without warnings" sh -c "groff -mandoc -Tutf8 -ww -z '$TOP/man/man5/$page.5' 2>&1 | { ! grep .; }"
+done
 
 run_status arepo-info
 is "$status" 2 "a missing operand is a usage error"
