@@ -42,7 +42,7 @@ struct job {
 	const struct interp_options *opt;
 	double max_d2;          /* +inf: no limit */
 	int64_t r0, nr;         /* the slab */
-	float *slab;            /* (6, nr, lon, lat) */
+	float *slab;            /* (nr, 6, lon, lat) */
 	atomic_llong next_line; /* next tile */
 };
 
@@ -96,9 +96,10 @@ static void store_point(struct worker *w, int64_t i, int64_t j, int64_t k, const
 	const struct job *job = w->job;
 	const struct view *v = job->v;
 	const int64_t nlon = job->grid->g.lon_steps, nlat = job->grid->g.lat_steps;
-	const size_t channel_stride = (size_t)job->nr * (size_t)nlon * (size_t)nlat;
-	float *out = job->slab + ((size_t)(i - job->r0) * (size_t)nlon + (size_t)j) * (size_t)nlat +
-		     (size_t)k;
+	/* The slab is laid out (r, channel, lon, lat): one file chunk per r. */
+	const size_t channel_stride = (size_t)nlon * (size_t)nlat;
+	float *out = job->slab + (size_t)(i - job->r0) * VIEW_CHANNELS * channel_stride +
+		     (size_t)j * (size_t)nlat + (size_t)k;
 	double s = inside_distance(&v->meta, q);
 	if (!(s > 0 && d2 <= s * s)) { /* else certainly inside: no square root needed */
 		double d = sqrt(d2);

@@ -37,6 +37,7 @@ int tensor_create(struct tensor_writer *w, const char *path, const struct view_m
 	H5Pclose(dcpl);
 	H5Sclose(space);
 	int bad = w->dset < 0;
+	w->raw_chunks = H5Tequal(H5T_NATIVE_FLOAT, H5T_IEEE_F32LE) > 0;
 	bad |= h5_write_attr_string(w->file, "format", TENSOR_FORMAT);
 	bad |= h5_write_attr_string(w->file, "tool", log_tool_name());
 	bad |= h5_write_attr_string(w->file, "version", AREPO_VERSION);
@@ -51,14 +52,25 @@ int tensor_create(struct tensor_writer *w, const char *path, const struct view_m
 int tensor_write_slab(struct tensor_writer *w, int64_t r0, int64_t count, const float *data,
 		      struct arepo_err *err)
 {
-	hid_t fspace = H5Dget_space(w->dset);
-	hsize_t start[4] = { 0, (hsize_t)r0, 0, 0 };
-	hsize_t n[4] = { VIEW_CHANNELS, (hsize_t)count, (hsize_t)w->lon_steps, (hsize_t)w->lat_steps };
-	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, n, NULL);
-	hid_t mspace = H5Screate_simple(4, n, NULL);
-	herr_t rc = H5Dwrite(w->dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, data);
-	H5Sclose(mspace);
-	H5Sclose(fspace);
+	size_t chunk_floats = (size_t)VIEW_CHANNELS * (size_t)w->lon_steps * (size_t)w->lat_steps;
+	herr_t rc = 0;
+	for (int64_t r = 0; r < count && rc >= 0; r++) {
+		const float *chunk = data + (size_t)r * chunk_floats;
+		if (w->raw_chunks) {
+			/* No filter, native layout: the bytes go to the file as they are. */
+			hsize_t offset[4] = { 0, (hsize_t)(r0 + r), 0, 0 };
+			rc = H5Dwrite_chunk(w->dset, H5P_DEFAULT, 0, offset, chunk_floats * sizeof(float), chunk);
+		} else {
+			hid_t fspace = H5Dget_space(w->dset);
+			hsize_t start[4] = { 0, (hsize_t)(r0 + r), 0, 0 };
+			hsize_t n[4] = { VIEW_CHANNELS, 1, (hsize_t)w->lon_steps, (hsize_t)w->lat_steps };
+			H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, n, NULL);
+			hid_t mspace = H5Screate_simple(4, n, NULL);
+			rc = H5Dwrite(w->dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, chunk);
+			H5Sclose(mspace);
+			H5Sclose(fspace);
+		}
+	}
 	if (rc < 0)
 		return err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", w->out.target);
 #ifdef SYNC_FILE_RANGE_WRITE

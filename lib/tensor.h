@@ -15,12 +15,14 @@ struct tensor_writer {
 	struct atomic_output out;
 	hid_t file, dset;
 	int64_t r_steps, lon_steps, lat_steps;
+	int raw_chunks; /* native float is the file's little-endian float32 */
 };
 
 /* Creates the temporary file with the view's metadata copied. */
 int tensor_create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
 		  struct arepo_err *err);
-/* Writes r indices [r0, r0 + count) from data laid out (6, count, lon, lat). */
+/* Writes r indices [r0, r0 + count) from data laid out (count, 6, lon, lat):
+ * each r index is one chunk of the file, written as it is. */
 int tensor_write_slab(struct tensor_writer *w, int64_t r0, int64_t count, const float *data,
 		      struct arepo_err *err);
 /* Attributes added before the file is closed. */
