@@ -21,6 +21,10 @@ $(error CUDA=1 was asked for, but nvcc was not found; set NVCC=/path/to/nvcc or 
 endif
 endif
 
+# arepo-extract is an MPI program (Open MPI's wrapper knows the flags).
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c 2>/dev/null)
+
 ALL_CFLAGS := $(STD) $(WARNINGS) $(CFLAGS) -Ilib $(HDF5_CFLAGS) \
               -DAREPO_VERSION='"$(VERSION)"' -DAREPO_WITH_CUDA=$(CUDA)
 LDLIBS     := $(HDF5_LIBS) $(JSON_LIBS) -lm -lpthread
@@ -67,7 +71,10 @@ $(LIB): $(LIB_OBJS)
 tool_objs = $(patsubst %.c,build/%.o,$(wildcard tools/$(1)/*.c))
 
 bin/arepo-%: $$(call tool_objs,$$*) $(LIB) | bin/.
-	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) $(TOOL_LIBS)
+
+build/tools/extract/%.o: ALL_CFLAGS += $(MPI_CFLAGS)
+bin/arepo-extract: TOOL_LIBS = $(MPI_LIBS)
 
 build/tests/%.t: build/tests/unit/%.o $(LIB) | build/tests/.
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)

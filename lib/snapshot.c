@@ -404,6 +404,21 @@ size_t snap_bytes_per_cell(const struct snapshot *snap, unsigned fields)
 	return floats * sizeof(float) + (size_t)widest * sizeof(double);
 }
 
+size_t snap_bytes_on_disk(const struct snapshot *snap, unsigned fields)
+{
+	size_t values = 0;
+	for (unsigned f = 1; f <= SNAP_MASS; f <<= 1) {
+		if (!(fields & f))
+			continue;
+		if (f == SNAP_DUST && !snap->has_dust)
+			continue;
+		if (f == SNAP_MASS && !snap->has_masses)
+			continue;
+		values += (size_t)field_columns(snap, f);
+	}
+	return values * (snap->double_precision ? 8 : 4);
+}
+
 uint64_t snap_chunk_cells(const struct snapshot *snap, unsigned fields, size_t max_bytes)
 {
 	if (max_bytes == 0)

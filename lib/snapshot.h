@@ -89,6 +89,9 @@ void snap_close(struct snapshot *snap);
 
 /* Bytes per cell the reader holds for the given fields. */
 size_t snap_bytes_per_cell(const struct snapshot *snap, unsigned fields);
+/* Bytes per cell on disk for the given fields (as stored: float32 or
+ * float64), for read throughput figures. */
+size_t snap_bytes_on_disk(const struct snapshot *snap, unsigned fields);
 /* Splits the snapshot into chunks of at most max_cells cells that never
  * cross a file. The caller frees *chunks. */
 int snap_plan_chunks(const struct snapshot *snap, uint64_t max_cells, struct snap_chunk **chunks,

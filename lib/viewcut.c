@@ -70,6 +70,63 @@ float radial_velocity(float ox, float oy, const float p[3], const float v[3])
 	return (rh[0] * v[0] + rh[1] * v[1]) + rh[2] * v[2];
 }
 
+void view_filter_init(struct view_filter *f, const struct view_meta *m, const struct cell_units *u)
+{
+	/* The inverse of the position conversion: 1/length, or the inverse of
+	 * length * S for a skew. */
+	double inv[9] = { 1 / u->length, 0, 0, 0, 1 / u->length, 0, 0, 0, 1 / u->length };
+	if (u->skew) {
+		const double *a = u->length_matrix;
+		double det = a[0] * (a[4] * a[8] - a[5] * a[7]) - a[1] * (a[3] * a[8] - a[5] * a[6]) +
+			     a[2] * (a[3] * a[7] - a[4] * a[6]);
+		inv[0] = (a[4] * a[8] - a[5] * a[7]) / det;
+		inv[1] = (a[2] * a[7] - a[1] * a[8]) / det;
+		inv[2] = (a[1] * a[5] - a[2] * a[4]) / det;
+		inv[3] = (a[5] * a[6] - a[3] * a[8]) / det;
+		inv[4] = (a[0] * a[8] - a[2] * a[6]) / det;
+		inv[5] = (a[2] * a[3] - a[0] * a[5]) / det;
+		inv[6] = (a[3] * a[7] - a[4] * a[6]) / det;
+		inv[7] = (a[1] * a[6] - a[0] * a[7]) / det;
+		inv[8] = (a[0] * a[4] - a[1] * a[3]) / det;
+	}
+	double lo[3] = { INFINITY, INFINITY, INFINITY }, hi[3] = { -INFINITY, -INFINITY, -INFINITY };
+	for (int corner = 0; corner < 8; corner++) {
+		double p[3] = { corner & 1 ? m->box_max[0] : m->box_min[0],
+				corner & 2 ? m->box_max[1] : m->box_min[1],
+				corner & 4 ? m->box_max[2] : m->box_min[2] };
+		for (int r = 0; r < 3; r++) {
+			double x = inv[3 * r] * p[0] + inv[3 * r + 1] * p[1] + inv[3 * r + 2] * p[2];
+			lo[r] = x < lo[r] ? x : lo[r];
+			hi[r] = x > hi[r] ? x : hi[r];
+		}
+	}
+	/* Rounding of the centring and of the conversion moves a cell by a few
+	 * float32 ulps; 1e-4 of the box's scale is far beyond that. */
+	for (int d = 0; d < 3; d++) {
+		double slack = 1e-4 * (fabs(lo[d]) + fabs(hi[d]) + (hi[d] - lo[d])) + 1e-30;
+		f->lo[d] = (float)(lo[d] + u->half_box - slack);
+		f->hi[d] = (float)(hi[d] + u->half_box + slack);
+		f->lo[d] = nextafterf(f->lo[d], -INFINITY);
+		f->hi[d] = nextafterf(f->hi[d], INFINITY);
+	}
+}
+
+int view_collect_chunk(struct view *v, const struct view_filter *f, const struct cell_units *u,
+		       const struct snap_raw *raw, struct cells *scratch, int with_radius)
+{
+	scratch->n = 0;
+	for (uint64_t i = 0; i < raw->n; i++) {
+		const float *p = raw->position + 3 * i;
+		if (p[0] < f->lo[0] || p[0] > f->hi[0] || p[1] < f->lo[1] || p[1] > f->hi[1] ||
+		    p[2] < f->lo[2] || p[2] > f->hi[2])
+			continue;
+		if (cells_reserve(scratch, scratch->n + 1))
+			return -1;
+		cell_convert(u, raw, i, scratch, scratch->n++);
+	}
+	return view_add_cells(v, scratch, with_radius);
+}
+
 static int reserve(struct view *v, uint64_t n, int with_radius)
 {
 	if (n <= v->capacity)

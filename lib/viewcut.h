@@ -23,6 +23,20 @@ int view_box_contains(const struct view_meta *m, const float position[3]);
  * the view's units (its perturbation). Returns 0 or -1 (memory). */
 int view_add_cells(struct view *v, const struct cells *c, int with_radius);
 
+/* A cheap first test on raw (AREPO) coordinates: the view's pruning box
+ * mapped back through its units (and skew), widened so that it never
+ * rejects a cell the exact test would keep. */
+struct view_filter {
+	float lo[3], hi[3];
+};
+void view_filter_init(struct view_filter *f, const struct view_meta *m, const struct cell_units *u);
+
+/* Appends the cells of a raw chunk that lie in the view's box: the filter
+ * first, then the conversion with the view's units and the exact test.
+ * scratch is reused between calls. Returns 0 or -1 (memory). */
+int view_collect_chunk(struct view *v, const struct view_filter *f, const struct cell_units *u,
+		       const struct snap_raw *raw, struct cells *scratch, int with_radius);
+
 /* Radial velocity of a cell toward an observer at (ox, oy, 0), in float32
  * as IRIS: positive when the cell approaches the observer. */
 float radial_velocity(float ox, float oy, const float position[3], const float velocity[3]);

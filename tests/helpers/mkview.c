@@ -66,14 +66,21 @@ int main(int argc, char **argv)
 	size_t nchunks;
 	if (snap_plan_chunks(&snap, snap_chunk_cells(&snap, fields, 0), &chunks, &nchunks, &err))
 		die_err(&err);
+	struct view_filter filter;
+	view_filter_init(&filter, &v.meta, &units);
 	struct snap_raw raw = { 0 };
 	struct cells cells = { 0 };
 	for (size_t c = 0; c < nchunks; c++) {
 		if (snap_read_chunk(&snap, &chunks[c], fields, &raw, &err))
 			die_err(&err);
-		cells.n = 0;
-		if (cells_append_chunk(&units, &raw, &cells) || view_add_cells(&v, &cells, with_radius))
+		/* Without the filter, every cell: checks that the filter drops none. */
+		if (getenv("MKVIEW_NO_FILTER")) {
+			cells.n = 0;
+			if (cells_append_chunk(&units, &raw, &cells) || view_add_cells(&v, &cells, with_radius))
+				die(EXIT_RUNTIME, "out of memory");
+		} else if (view_collect_chunk(&v, &filter, &units, &raw, &cells, with_radius)) {
 			die(EXIT_RUNTIME, "out of memory");
+		}
 	}
 	if (view_write(argv[optind + 1], &v, &err))
 		die_err(&err);

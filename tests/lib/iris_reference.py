@@ -31,20 +31,16 @@ def read(files, name):
     return np.concatenate(parts)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("snapshot")
-    ap.add_argument("dump")
-    ap.add_argument("--scale", type=float)
-    ap.add_argument("--density", type=float)
-    ap.add_argument("--skew", type=float)
-    ap.add_argument("--skew-angle", type=float)
-    ap.add_argument("--no-abundances", action="store_true")
-    ap.add_argument("--default-dust", type=float)
-    ap.add_argument("--tinf", default="50000.0")
-    ap.add_argument("--radius", action="store_true")
-    a = ap.parse_args()
+def cells(snapshot, scale=None, density=None, skew=None, skew_angle=None, no_abundances=False,
+          default_dust=None, tinf="50000.0", radius=False):
+    """The cells of a snapshot in processing units, as IRIS computes them."""
+    a = argparse.Namespace(snapshot=snapshot, scale=scale, density=density, skew=skew,
+                           skew_angle=skew_angle, no_abundances=no_abundances,
+                           default_dust=default_dust, tinf=tinf, radius=radius)
+    return compute(a)
 
+
+def compute(a):
     # IRIS's default hyper parameters.
     length_cm_pp, mass_g_pp, velocity_cm_s_pp, temperature_K_pp = 1e7, 1.0, 1e7, 1.0
     k_B, L = 1.380649e-23, 6.022141e23
@@ -125,6 +121,24 @@ def main():
             masses = np.full(n, f32(header["MassTable"][0]), dtype=f32)
         rho = read(files, "Density").astype(f32)
         expected["radius"] = (np.cbrt(3.0 / (4.0 * np.pi) * masses.astype(f64) / rho.astype(f64)) * lc).astype(f32)
+    return expected
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("snapshot")
+    ap.add_argument("dump")
+    ap.add_argument("--scale", type=float)
+    ap.add_argument("--density", type=float)
+    ap.add_argument("--skew", type=float)
+    ap.add_argument("--skew-angle", type=float)
+    ap.add_argument("--no-abundances", action="store_true")
+    ap.add_argument("--default-dust", type=float)
+    ap.add_argument("--tinf", default="50000.0")
+    ap.add_argument("--radius", action="store_true")
+    a = ap.parse_args()
+    expected = compute(a)
+    temperature = expected["temperature"]
     bad = 0
     for name, want in expected.items():
         got = np.fromfile(os.path.join(a.dump, name + ".f32"), dtype="<f4")

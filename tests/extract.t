@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# arepo-extract with real mpirun: identical views whatever the number of
+# ranks, views checked against an independent NumPy computation, reruns,
+# several passes, and a failing rank.
+. "$(dirname "$0")/lib/tap.sh"
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+CONFIG="$TOP/pipelines/presets/tiny.json"
+find_python || true
+cd "$SCRATCH" || exit 1
+
+arepo-mksnap -n 120000 --seed 11 snap_011.hdf5 >/dev/null
+arepo-mksnap -n 90000 --seed 12 --files 3 snapdir_012 >/dev/null
+SNAPS="snap_011.hdf5 snapdir_012"
+
+# --chunk-mb 1: many chunks, so that every rank reads some of each snapshot.
+ok "one process, without mpirun" arepo-extract --chunk-mb 1 --config "$CONFIG" -o plain $SNAPS
+is "$(ls plain/snap_011 | tr '\n' ' ')" "view_0.h5 view_1.h5 view_2.h5 view_3.h5 " "writes view_<k>.h5 for the 4 observers"
+ok "the multi-file snapshot under its stem" test -f plain/snap_012/view_3.h5
+for n in 1 2 3; do
+	ok "mpirun -n $n" mpirun -n $n arepo-extract --chunk-mb 1 --config "$CONFIG" -o ranks$n $SNAPS
+	ok "mpirun -n $n: the same bytes as one process" diff -r plain ranks$n
+done
+ok "one snapshot over 3 ranks (all ranks read it together)" \
+	mpirun -n 3 arepo-extract --chunk-mb 1 --config "$CONFIG" -o together snap_011.hdf5
+ok "the same bytes" diff -r plain/snap_011 together/snap_011
+ok "in several passes (--max-memory 1M)" mpirun -n 2 arepo-extract --chunk-mb 1 --max-memory 1M --config "$CONFIG" -o passes $SNAPS
+ok "the same bytes" diff -r plain passes
+
+if [ -n "$PYTHON" ]; then
+	cp "$CONFIG" config.json
+	for v in 0 1 2 3; do
+		ok "view $v of a single-file snapshot: geometry, box, cells and radial velocities match NumPy" \
+			env PYTHONPATH="$TOP/tests/lib" "$PYTHON" "$TOP/tests/lib/view_reference.py" snap_011.hdf5 config.json plain/snap_011/view_$v.h5
+	done
+	ok "a view of the multi-file snapshot matches NumPy" \
+		env PYTHONPATH="$TOP/tests/lib" "$PYTHON" "$TOP/tests/lib/view_reference.py" snapdir_012 config.json plain/snap_012/view_2.h5
+	ok "with --margin 20 and a skew" mpirun -n 2 arepo-extract --margin 20 --set dataset_hyper.CMZ_skew_range=[0.5,2] --config "$CONFIG" -o skewed snap_011.hdf5
+	"$PYTHON" - "$CONFIG" <<'PY' >skew.json
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["dataset_hyper"]["CMZ_skew_range"] = [0.5, 2.0]
+json.dump(c, sys.stdout)
+PY
+	ok "match NumPy too" env PYTHONPATH="$TOP/tests/lib" "$PYTHON" "$TOP/tests/lib/view_reference.py" --margin-pc 20 snap_011.hdf5 skew.json skewed/snap_011/view_1.h5
+	ok "views draw their own perturbations" "$PYTHON" -c "
+import h5py, sys
+s = [float(h5py.File('plain/snap_011/view_%d.h5' % k, 'r').attrs['scale']) for k in range(4)]
+sys.exit(not (len(set(s)) == 4 and all(0.25 <= x < 1 for x in s)))"
+	ok "--radius stores cell radii" sh -c "arepo-extract --radius --config '$CONFIG' -o radii snap_011.hdf5 && h5ls radii/snap_011/view_0.h5 | grep -q '^radius'"
+else
+	skip 9 "no python3 with numpy and h5py (scripts/install-deps installs them)"
+fi
+more=$(h5ls skewed/snap_011/view_1.h5 2>/dev/null | sed -n 's/^position *Dataset {\([0-9]*\),.*/\1/p')
+ok "a margin keeps more cells than none" test "${more:-0}" -gt 0
+
+# Reruns do what is missing.
+touch -d '2000-01-01' plain/snap_011/view_0.h5
+run_status arepo-extract --stats --config "$CONFIG" -o plain $SNAPS
+like "$out" "views_written=0" "a rerun writes nothing"
+like "$out" "views_skipped=8" "and skips the 8 views"
+is "$(stat -c %Y plain/snap_011/view_0.h5)" "$(date -d '2000-01-01' +%s)" "leaving them untouched"
+rm plain/snap_012/view_2.h5
+run_status mpirun -n 2 arepo-extract --stats --config "$CONFIG" -o plain $SNAPS
+like "$out" "views_written=1" "after a view is lost, only it is redone"
+ok "identically" diff -r plain ranks1
+run_status arepo-extract --stats --force --config "$CONFIG" -o plain snap_011.hdf5
+like "$out" "views_written=4" "--force redoes them"
+
+# A failing rank stops the run, with the error, and leaves no view of it.
+cp snap_011.hdf5 bad_013.hdf5
+if [ -n "$PYTHON" ]; then
+	"$PYTHON" "$TOP/tests/lib/corrupt.py" nan-coordinate bad_013.hdf5
+	start=$(date +%s)
+	run_status timeout 60 mpirun -n 3 arepo-extract --chunk-mb 1 --config "$CONFIG" -o failing bad_013.hdf5 snap_011.hdf5
+	is "$status" 3 "a NaN coordinate read by one rank: exit 3"
+	like "$err" "arepo-extract: bad_013.hdf5: PartType0/Coordinates of cell 60000 is not finite" "with the error"
+	is "$(printf '%s\n' "$err" | grep -c '^arepo-extract:')" 1 "said once"
+	ok "within seconds" test $(( $(date +%s) - start )) -lt 30
+	is "$(find failing -type f 2>/dev/null | grep -c bad_013)" 0 "no view of the bad snapshot"
+	is "$(find failing -name '.*part*' 2>/dev/null | wc -l)" 0 "no temporary file"
+else
+	skip 6 "no python3 with numpy and h5py"
+fi
+run_status mpirun -n 2 arepo-extract --config "$CONFIG" -o x no_such_snapshot.hdf5
+is "$status" 1 "a missing snapshot: exit 1"
+like "$err" "no_such_snapshot.hdf5: No such file or directory" "naming it"
+run_status arepo-extract -o x snap_011.hdf5
+is "$status" 2 "no grid bounds in the configuration: exit 2"
+like "$err" "coordinate_hyper.r_min is not set" "naming the key"
+run_status arepo-extract --config "$CONFIG" snap_011.hdf5
+is "$status" 2 "no --out: exit 2"
+
+done_testing

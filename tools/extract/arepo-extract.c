@@ -1,0 +1,488 @@
+/* arepo-extract: cuts every observer's view out of AREPO snapshots, with MPI:
+ * a snapshot is read once, its IO chunks spread over the ranks, and each
+ * view's cells gathered, in cell order, to the rank that writes its file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "cells.h"
+#include "cli.h"
+#include "h5util.h"
+#include "snapshot.h"
+#include "view.h"
+#include "viewcut.h"
+
+static const char usage[] =
+	"Usage: [mpirun -n N] arepo-extract [OPTION]... --out DIR SNAPSHOT...\n"
+	"Cut the view of each of the writer_hyper.points_per_snapshot observers out\n"
+	"of every SNAPSHOT (a file, a snapdir or its piece 0) and write\n"
+	"DIR/<snapshot-stem>/view_<k>.h5. Runs as one process, or under mpirun.\n"
+	"\n"
+	"  -o, --out DIR          output directory (required)\n"
+	"      --margin PC        widen each pruning box by PC parsec (default 0,\n"
+	"                         IRIS's box around the frustum's corners)\n"
+	"      --radius           store each cell's radius (from Masses/Density)\n"
+	"      --max-memory SIZE  cells held per rank before views are written in\n"
+	"                         several passes, K/M/G suffix (default 1G)\n"
+	"      --chunk-mb M       IO chunk size in MiB (default 64)\n"
+	"      --stats            print timings and volumes as key=value lines\n"
+	"      --force            rewrite views that exist\n"
+	CLI_COMMON_HELP
+	"\n"
+	"Existing views are kept (a rerun does only what is missing). The output\n"
+	"does not depend on the number of ranks. Exit status: 0 done, 1 I/O or\n"
+	"MPI error, 2 usage or configuration, 3 bad snapshot. See arepo-extract(1).\n";
+
+enum { OPT_MARGIN = CLI_OPT_FIRST_TOOL, OPT_RADIUS, OPT_MAX_MEMORY, OPT_CHUNK_MB, OPT_STATS,
+       OPT_FORCE };
+
+struct options {
+	const char *out;
+	double margin_pc;
+	int with_radius;
+	size_t max_memory;
+	size_t chunk_bytes;
+	int stats;
+	int force;
+};
+
+struct totals {
+	double bytes_read, seconds_read, cells_read;
+	long views_written, views_skipped;
+};
+
+static int rank, nranks;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Every rank of comm learns the worst error; the lowest rank that has one
+ * prints it. Returns the agreed exit status (0: none). */
+static int agree(MPI_Comm comm, struct arepo_err *err)
+{
+	int code = err->code, worst = 0, me, who;
+	MPI_Comm_rank(comm, &me);
+	int mine = code ? me : 1 << 30;
+	MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, comm);
+	MPI_Allreduce(&mine, &who, 1, MPI_INT, MPI_MIN, comm);
+	if (code && who == me && err->msg[0]) {
+		log_error("%s", err->msg);
+		err->msg[0] = '\0'; /* said once; the code stays */
+	}
+	return worst;
+}
+
+static size_t parse_size(const char *text)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	double unit = 1;
+	if (*end == 'K' || *end == 'k')
+		unit = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		unit = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		unit = 1024.0 * 1024 * 1024, end++;
+	if (errno || end == text || *end || !(v > 0) || v * unit > 1e18)
+		cli_usage_error("--max-memory %s: expected a size such as 2G", text);
+	return (size_t)(v * unit);
+}
+
+static int mkdirs(const char *path, struct arepo_err *err)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char saved = *p;
+			*p = '\0';
+			if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+				return err_set(err, EXIT_RUNTIME, "%s: cannot create directory: %s", tmp,
+					       strerror(errno));
+			*p = saved;
+			if (!saved)
+				break;
+		}
+	}
+	return 0;
+}
+
+static int is_view_file(const char *path)
+{
+	if (access(path, F_OK) != 0 || H5Fis_hdf5(path) <= 0)
+		return 0;
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	if (f < 0)
+		return 0;
+	char format[64] = "";
+	h5_attr_string(f, "format", format, sizeof format);
+	H5Fclose(f);
+	return strcmp(format, VIEW_FORMAT) == 0;
+}
+
+/* Gathers view b's cells to the writer rank of comm, in chunk order.
+ * counts[i] are the cells this rank found in its i-th chunk. */
+static int gather_view(MPI_Comm comm, int writer, struct view *part, const int *counts, int mine,
+		       size_t nchunks, int with_radius, struct view *whole, struct arepo_err *err)
+{
+	int me, n;
+	MPI_Comm_rank(comm, &me);
+	MPI_Comm_size(comm, &n);
+	/* Per chunk counts, in rank-major order at the writer. */
+	int *all_counts = NULL, *chunk_recv = NULL, *chunk_displ = NULL;
+	if (me == writer) {
+		all_counts = calloc(nchunks ? nchunks : 1, sizeof *all_counts);
+		chunk_recv = calloc((size_t)n, sizeof *chunk_recv);
+		chunk_displ = calloc((size_t)n, sizeof *chunk_displ);
+		for (int r = 0, off = 0; r < n; r++) {
+			chunk_recv[r] = (int)((nchunks + (size_t)(n - 1 - r)) / (size_t)n);
+			chunk_displ[r] = off;
+			off += chunk_recv[r];
+		}
+	}
+	MPI_Gatherv(counts, mine, MPI_INT, all_counts, chunk_recv, chunk_displ, MPI_INT, writer, comm);
+
+	/* Cells: rank-major, then reordered by chunk. */
+	if ((uint64_t)part->n * VIEW_CHANNELS > (uint64_t)1 << 30)
+		err_set(err, EXIT_RUNTIME, "a view holds too many cells for one MPI message (%llu)",
+			(unsigned long long)part->n);
+	int local = (int)part->n;
+	int *cells_recv = NULL, *cells_displ = NULL;
+	uint64_t total = 0;
+	if (me == writer) {
+		cells_recv = calloc((size_t)n, sizeof *cells_recv);
+		cells_displ = calloc((size_t)n, sizeof *cells_displ);
+	}
+	MPI_Gather(&local, 1, MPI_INT, cells_recv, 1, MPI_INT, writer, comm);
+	float *pos = NULL, *val = NULL, *rad = NULL;
+	int *c3 = NULL, *d3 = NULL, *c6 = NULL, *d6 = NULL;
+	if (me == writer) {
+		c3 = calloc((size_t)n, sizeof *c3);
+		d3 = calloc((size_t)n, sizeof *d3);
+		c6 = calloc((size_t)n, sizeof *c6);
+		d6 = calloc((size_t)n, sizeof *d6);
+		for (int r = 0; r < n; r++) {
+			cells_displ[r] = (int)total;
+			c3[r] = 3 * cells_recv[r];
+			d3[r] = 3 * (int)total;
+			c6[r] = VIEW_CHANNELS * cells_recv[r];
+			d6[r] = VIEW_CHANNELS * (int)total;
+			total += (uint64_t)cells_recv[r];
+		}
+		pos = malloc((total ? total : 1) * 3 * sizeof(float));
+		val = malloc((total ? total : 1) * VIEW_CHANNELS * sizeof(float));
+		rad = with_radius ? malloc((total ? total : 1) * sizeof(float)) : NULL;
+	}
+	MPI_Gatherv(part->position, 3 * local, MPI_FLOAT, pos, c3, d3, MPI_FLOAT, writer, comm);
+	MPI_Gatherv(part->value, VIEW_CHANNELS * local, MPI_FLOAT, val, c6, d6, MPI_FLOAT, writer, comm);
+	if (with_radius)
+		MPI_Gatherv(part->radius, local, MPI_FLOAT, rad, cells_recv, cells_displ, MPI_FLOAT,
+			    writer, comm);
+	int rc = 0;
+	if (me == writer) {
+		whole->n = total;
+		whole->position = malloc((total ? total : 1) * 3 * sizeof(float));
+		whole->value = malloc((total ? total : 1) * VIEW_CHANNELS * sizeof(float));
+		whole->radius = with_radius ? malloc((total ? total : 1) * sizeof(float)) : NULL;
+		if (!pos || !val || !whole->position || !whole->value || (with_radius && (!rad || !whole->radius)))
+			rc = err_set(err, EXIT_RUNTIME, "out of memory gathering a view of %llu cells",
+				     (unsigned long long)total);
+		/* Chunk c was read by rank c % n, as its (c / n)-th chunk. */
+		uint64_t *next = calloc((size_t)n, sizeof *next);
+		uint64_t at = 0;
+		for (size_t c = 0; c < nchunks && !rc; c++) {
+			int r = (int)(c % (size_t)n);
+			int k = all_counts[chunk_displ[r] + (int)(c / (size_t)n)];
+			uint64_t from = (uint64_t)cells_displ[r] + next[r];
+			memcpy(whole->position + 3 * at, pos + 3 * from, (size_t)k * 3 * sizeof(float));
+			memcpy(whole->value + VIEW_CHANNELS * at, val + VIEW_CHANNELS * from,
+			       (size_t)k * VIEW_CHANNELS * sizeof(float));
+			if (with_radius)
+				memcpy(whole->radius + at, rad + from, (size_t)k * sizeof(float));
+			next[r] += (uint64_t)k;
+			at += (uint64_t)k;
+		}
+		free(next);
+	}
+	free(all_counts);
+	free(chunk_recv);
+	free(chunk_displ);
+	free(cells_recv);
+	free(cells_displ);
+	free(c3);
+	free(d3);
+	free(c6);
+	free(d6);
+	free(pos);
+	free(val);
+	free(rad);
+	return rc;
+}
+
+/* Extracts the missing views of one snapshot with the ranks of comm. */
+static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_config *cfg,
+		       const struct options *o, struct totals *tot, struct arepo_err *err)
+{
+	int me, n, rc;
+	MPI_Comm_rank(comm, &me);
+	MPI_Comm_size(comm, &n);
+	struct snapshot snap;
+	snap_open(&snap, path, cfg, err);
+	if ((rc = agree(comm, err)))
+		return rc;
+
+	char dir[PATH_MAX];
+	if (snprintf(dir, sizeof dir, "%s/%s", o->out, snap.name) >= (int)sizeof dir)
+		err_set(err, EXIT_USAGE, "%s: output path too long", o->out);
+	else if (me == 0)
+		mkdirs(dir, err);
+	if ((rc = agree(comm, err))) {
+		snap_close(&snap);
+		return rc;
+	}
+
+	/* The views still to do (every rank decides the same, before any write). */
+	int64_t points = cfg->writer_hyper.points_per_snapshot;
+	int64_t *todo = malloc((size_t)points * sizeof *todo);
+	int ntodo = 0;
+	for (int64_t k = 0; k < points; k++) {
+		char vpath[PATH_MAX + 64];
+		snprintf(vpath, sizeof vpath, "%s/view_%lld.h5", dir, (long long)k);
+		if (!o->force && is_view_file(vpath))
+			tot->views_skipped += me == 0;
+		else
+			todo[ntodo++] = k;
+	}
+	MPI_Barrier(comm);
+	if (ntodo == 0) {
+		free(todo);
+		snap_close(&snap);
+		return 0;
+	}
+
+	unsigned fields = SNAP_FIELDS_VIEW | (o->with_radius ? SNAP_MASS : 0);
+	struct snap_chunk *chunks = NULL;
+	size_t nchunks = 0;
+	snap_plan_chunks(&snap, snap_chunk_cells(&snap, fields, o->chunk_bytes), &chunks, &nchunks, err);
+	if ((rc = agree(comm, err))) {
+		free(todo);
+		snap_close(&snap);
+		return rc;
+	}
+	size_t mine = nchunks / (size_t)n + ((size_t)me < nchunks % (size_t)n);
+
+	char *config_json = config_to_json(cfg);
+	double margin = o->margin_pc / config_parsec_per_processing(cfg);
+	size_t per_cell = (3 + VIEW_CHANNELS + (o->with_radius ? 1 : 0)) * sizeof(float);
+	/* Views per pass: all of them when every cell in every view fits. */
+	int per_pass = ntodo;
+	double bound = (double)snap.ncells * (double)per_cell * (double)ntodo / (double)n;
+	if (bound > (double)o->max_memory) {
+		double per_view = (double)snap.ncells * (double)per_cell / (double)n;
+		per_pass = (int)((double)o->max_memory / per_view);
+		if (per_pass < 1)
+			per_pass = 1;
+	}
+
+	struct snap_raw raw = { 0 };
+	struct cells scratch = { 0 };
+	for (int first = 0; first < ntodo && !rc; first += per_pass) {
+		int nb = ntodo - first < per_pass ? ntodo - first : per_pass;
+		struct view *parts = calloc((size_t)nb, sizeof *parts);
+		struct cell_units *units = calloc((size_t)nb, sizeof *units);
+		struct view_filter *filters = calloc((size_t)nb, sizeof *filters);
+		int *counts = calloc((size_t)nb * (mine ? mine : 1), sizeof *counts);
+		for (int b = 0; b < nb; b++) {
+			struct view_meta *m = &parts[b].meta;
+			view_meta_for(cfg, snap.name, todo[first + b], margin, m);
+			snprintf(m->snapshot, sizeof m->snapshot, "%s", snap.path);
+			snprintf(m->snapshot_name, sizeof m->snapshot_name, "%s", snap.name);
+			cell_units_init(&units[b], &snap.header, cfg, &m->perturbation);
+			view_filter_init(&filters[b], m, &units[b]);
+		}
+		double t0 = now();
+		size_t i = 0;
+		for (size_t c = (size_t)me; c < nchunks; c += (size_t)n, i++) {
+			if (snap_read_chunk(&snap, &chunks[c], fields, &raw, err))
+				break;
+			tot->bytes_read += (double)chunks[c].count * (double)snap_bytes_on_disk(&snap, fields);
+			tot->cells_read += (double)chunks[c].count;
+			for (int b = 0; b < nb; b++) {
+				uint64_t before = parts[b].n;
+				if (view_collect_chunk(&parts[b], &filters[b], &units[b], &raw, &scratch,
+						       o->with_radius)) {
+					err_set(err, EXIT_RUNTIME, "out of memory for the views' cells "
+						"(lower --max-memory)");
+					break;
+				}
+				counts[(size_t)b * mine + i] = (int)(parts[b].n - before);
+			}
+			if (err->code)
+				break;
+		}
+		tot->seconds_read += now() - t0;
+		rc = agree(comm, err);
+		for (int b = 0; b < nb && !rc; b++) {
+			int64_t k = todo[first + b];
+			int writer = (int)(k % n);
+			struct view whole = { 0 };
+			gather_view(comm, writer, &parts[b], counts + (size_t)b * mine, (int)mine, nchunks,
+				    o->with_radius, &whole, err);
+			if (me == writer && !err->code) {
+				whole.meta = parts[b].meta;
+				whole.meta.config_json = config_json;
+				char vpath[PATH_MAX + 64];
+				snprintf(vpath, sizeof vpath, "%s/view_%lld.h5", dir, (long long)k);
+				if (!view_write(vpath, &whole, err))
+					tot->views_written++;
+				whole.meta.config_json = NULL;
+			}
+			free(whole.position);
+			free(whole.value);
+			free(whole.radius);
+			/* Freed now, so that a pass holds its gathered views one at a time. */
+			free(parts[b].position);
+			free(parts[b].value);
+			free(parts[b].radius);
+			parts[b].position = parts[b].value = parts[b].radius = NULL;
+			if (b == nb - 1 || err->code)
+				rc = agree(comm, err);
+		}
+		for (int b = 0; b < nb; b++)
+			view_free(&parts[b]);
+		free(parts);
+		free(units);
+		free(filters);
+		free(counts);
+	}
+	free(config_json);
+	snap_raw_free(&raw);
+	cells_free(&scratch);
+	free(chunks);
+	free(todo);
+	snap_close(&snap);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	MPI_Init(&argc, &argv);
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+	/* Usage and configuration errors are the same on every rank: rank 0 says them. */
+	int saved_stderr = -1;
+	if (rank > 0) {
+		saved_stderr = dup(STDERR_FILENO);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, STDERR_FILENO);
+		dup2(null, STDOUT_FILENO);
+		close(null);
+	}
+	struct cli_common cli;
+	cli_init(&cli, argv[0], usage);
+	struct options o = { .max_memory = (size_t)1 << 30 };
+	static const struct option longopts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "margin", required_argument, NULL, OPT_MARGIN },
+		{ "radius", no_argument, NULL, OPT_RADIUS },
+		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+		{ "chunk-mb", required_argument, NULL, OPT_CHUNK_MB },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		CLI_COMMON_OPTIONS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		if (cli_common_option(&cli, opt, optarg))
+			continue;
+		switch (opt) {
+		case 'o': o.out = optarg; break;
+		case OPT_MARGIN: {
+			char *end;
+			o.margin_pc = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.margin_pc >= 0))
+				cli_usage_error("--margin %s: expected parsecs, at least 0", optarg);
+			break;
+		}
+		case OPT_RADIUS: o.with_radius = 1; break;
+		case OPT_MAX_MEMORY: o.max_memory = parse_size(optarg); break;
+		case OPT_CHUNK_MB: {
+			long long mb = cli_parse_count("--chunk-mb", optarg);
+			if (mb < 1)
+				cli_usage_error("--chunk-mb must be at least 1");
+			o.chunk_bytes = (size_t)mb << 20;
+			break;
+		}
+		case OPT_STATS: o.stats = 1; break;
+		case OPT_FORCE: o.force = 1; break;
+		default: cli_usage_error(NULL);
+		}
+	}
+	if (!o.out)
+		cli_usage_error("--out DIR is required");
+	if (optind == argc)
+		cli_usage_error("no SNAPSHOT given");
+	struct arepo_err err = { 0 };
+	struct arepo_config cfg;
+	if (cli_load_config(&cli, &cfg, &err) || config_require_grid(&cfg, &err))
+		die_err(&err);
+	if (rank > 0) {
+		dup2(saved_stderr, STDERR_FILENO);
+		close(saved_stderr);
+	}
+	h5_quiet();
+
+	double t0 = now();
+	struct totals tot = { 0 };
+	int nsnap = argc - optind, rc = 0;
+	if (nsnap < nranks) {
+		/* Few snapshots: all ranks read each one together. */
+		for (int s = 0; s < nsnap && !rc; s++)
+			rc = do_snapshot(MPI_COMM_WORLD, argv[optind + s], &cfg, &o, &tot, &err);
+	} else {
+		/* Many: one snapshot per rank at a time, in rounds. */
+		for (int first = 0; first < nsnap && !rc; first += nranks) {
+			if (first + rank < nsnap)
+				do_snapshot(MPI_COMM_SELF, argv[optind + first + rank], &cfg, &o, &tot, &err);
+			rc = agree(MPI_COMM_WORLD, &err);
+		}
+	}
+
+	double wall = now() - t0;
+	struct totals sum;
+	MPI_Reduce(&tot.bytes_read, &sum.bytes_read, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+	MPI_Reduce(&tot.cells_read, &sum.cells_read, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+	MPI_Reduce(&tot.seconds_read, &sum.seconds_read, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+	MPI_Reduce(&tot.views_written, &sum.views_written, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+	MPI_Reduce(&tot.views_skipped, &sum.views_skipped, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	long rss = ru.ru_maxrss, max_rss = 0;
+	MPI_Reduce(&rss, &max_rss, 1, MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD);
+	if (rank == 0 && !rc) {
+		log_info("%ld views written, %ld already there, %.3f s", sum.views_written,
+			 sum.views_skipped, wall);
+		if (o.stats)
+			printf("ranks=%d\nsnapshots=%d\nviews_written=%ld\nviews_skipped=%ld\n"
+			       "cells_read=%.0f\nbytes_read=%.0f\nseconds_read=%.6f\nseconds_total=%.6f\n"
+			       "peak_rss_kib=%ld\n",
+			       nranks, nsnap, sum.views_written, sum.views_skipped, sum.cells_read,
+			       sum.bytes_read, sum.seconds_read, wall, max_rss);
+	}
+	MPI_Finalize();
+	return rc;
+}
