@@ -21,7 +21,8 @@
 #include "viewcut.h"
 
 static const char usage[] =
-	"Usage: [mpirun -n N] arepo-extract [OPTION]... --out DIR SNAPSHOT...\n"
+	"Usage: arepo-extract [OPTION]... --out DIR SNAPSHOT...\n"
+	"       mpirun -n N arepo-extract [OPTION]... --out DIR SNAPSHOT...\n"
 	"Cut the view of each of the writer_hyper.points_per_snapshot observers out\n"
 	"of every SNAPSHOT (a file, a snapdir or its piece 0) and write\n"
 	"DIR/<snapshot-stem>/view_<k>.h5. Runs as one process, or under mpirun.\n"
