@@ -14,7 +14,7 @@
 
 /* Temporary paths of outputs in progress, removed if the process is
  * interrupted or exits first. Copies, so that they outlive their owner. */
-#define MAX_PENDING 64
+#define MAX_PENDING 1024
 static char pending_path[MAX_PENDING][PATH_MAX];
 static const struct atomic_output *volatile pending_owner[MAX_PENDING];
 static int handlers_installed;

@@ -106,48 +106,131 @@ void view_meta_free(struct view_meta *m)
 	m->config_json = NULL;
 }
 
-static int write_matrix(hid_t file, const char *name, const float *data, uint64_t n, int cols)
+/* Rows per HDF5 chunk of the cell datasets. */
+#define VIEW_CHUNK_ROWS 16384
+
+static hid_t create_extendible(hid_t file, const char *name, int cols)
 {
-	hsize_t dims[2] = { n, (hsize_t)cols };
-	hid_t space = H5Screate_simple(cols > 1 ? 2 : 1, dims, NULL);
+	hsize_t dims[2] = { 0, (hsize_t)cols }, maxdims[2] = { H5S_UNLIMITED, (hsize_t)cols };
+	hsize_t chunk[2] = { VIEW_CHUNK_ROWS, (hsize_t)cols };
+	int rank = cols > 1 ? 2 : 1;
+	hid_t space = H5Screate_simple(rank, dims, maxdims);
 	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	H5Pset_chunk(dcpl, rank, chunk);
 	H5Pset_obj_track_times(dcpl, 0);
 	hid_t dset = H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-	int rc = dset < 0 || (n > 0 && H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
-						H5P_DEFAULT, data) < 0);
-	if (dset >= 0)
-		H5Dclose(dset);
 	H5Pclose(dcpl);
 	H5Sclose(space);
-	return rc ? -1 : 0;
+	return dset;
+}
+
+static int append_rows(hid_t dset, uint64_t at, uint64_t n, int cols, const float *data)
+{
+	hsize_t size[2] = { at + n, (hsize_t)cols };
+	if (H5Dset_extent(dset, size) < 0)
+		return -1;
+	hid_t fspace = H5Dget_space(dset);
+	hsize_t start[2] = { at, 0 }, count[2] = { n, (hsize_t)cols };
+	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+	hid_t mspace = H5Screate_simple(cols > 1 ? 2 : 1, count, NULL);
+	herr_t rc = H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, data);
+	H5Sclose(mspace);
+	H5Sclose(fspace);
+	return rc < 0 ? -1 : 0;
+}
+
+static void stream_close(struct view_stream *s)
+{
+	hid_t *ids[] = { &s->position, &s->value, &s->radius };
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		if (*ids[i] >= 0)
+			H5Dclose(*ids[i]);
+		*ids[i] = -1;
+	}
+	if (s->file >= 0)
+		H5Fclose(s->file);
+	s->file = -1;
+}
+
+int view_stream_begin(struct view_stream *s, const char *path, const struct view_meta *meta,
+		      int with_radius, struct arepo_err *err)
+{
+	memset(s, 0, sizeof *s);
+	s->file = s->position = s->value = s->radius = -1;
+	int rc = atomic_begin(&s->out, path, err);
+	if (rc)
+		return rc;
+	h5_quiet();
+	s->file = H5Fcreate(s->out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+	if (s->file < 0) {
+		atomic_abort(&s->out);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
+	}
+	int bad = h5_write_attr_string(s->file, "format", VIEW_FORMAT);
+	bad |= h5_write_attr_string(s->file, "tool", log_tool_name());
+	bad |= h5_write_attr_string(s->file, "version", AREPO_VERSION);
+	bad |= view_meta_write(s->file, meta);
+	bad |= (s->position = create_extendible(s->file, "position", 3)) < 0;
+	bad |= (s->value = create_extendible(s->file, "value", VIEW_CHANNELS)) < 0;
+	if (with_radius)
+		bad |= (s->radius = create_extendible(s->file, "radius", 1)) < 0;
+	if (bad) {
+		view_stream_abort(s);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot write (disk full?)", path);
+	}
+	return 0;
+}
+
+int view_stream_append(struct view_stream *s, const float *position, const float *value,
+		       const float *radius, uint64_t n, struct arepo_err *err)
+{
+	if (n == 0)
+		return 0;
+	int bad = append_rows(s->position, s->n, n, 3, position);
+	bad |= append_rows(s->value, s->n, n, VIEW_CHANNELS, value);
+	if (s->radius >= 0)
+		bad |= !radius || append_rows(s->radius, s->n, n, 1, radius);
+	if (bad)
+		return err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", s->out.target);
+	s->n += n;
+	return 0;
+}
+
+int view_stream_commit(struct view_stream *s, struct arepo_err *err)
+{
+	int bad = 0;
+	hid_t *ids[] = { &s->position, &s->value, &s->radius };
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+		if (*ids[i] >= 0) {
+			bad |= H5Dclose(*ids[i]) < 0;
+			*ids[i] = -1;
+		}
+	bad |= H5Fclose(s->file) < 0;
+	s->file = -1;
+	if (bad) {
+		atomic_abort(&s->out);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot close (disk full?)", s->out.target);
+	}
+	return atomic_commit(&s->out, err);
+}
+
+void view_stream_abort(struct view_stream *s)
+{
+	stream_close(s);
+	atomic_abort(&s->out);
 }
 
 int view_write(const char *path, const struct view *v, struct arepo_err *err)
 {
-	struct atomic_output out;
-	int rc = atomic_begin(&out, path, err);
+	struct view_stream s;
+	int rc = view_stream_begin(&s, path, &v->meta, v->radius != NULL, err);
 	if (rc)
 		return rc;
-	h5_quiet();
-	hid_t file = H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-	if (file < 0) {
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
+	if ((rc = view_stream_append(&s, v->position, v->value, v->radius, v->n, err))) {
+		view_stream_abort(&s);
+		return rc;
 	}
-	int bad = h5_write_attr_string(file, "format", VIEW_FORMAT);
-	bad |= h5_write_attr_string(file, "tool", log_tool_name());
-	bad |= h5_write_attr_string(file, "version", AREPO_VERSION);
-	bad |= view_meta_write(file, &v->meta);
-	bad |= write_matrix(file, "position", v->position, v->n, 3);
-	bad |= write_matrix(file, "value", v->value, v->n, VIEW_CHANNELS);
-	if (v->radius)
-		bad |= write_matrix(file, "radius", v->radius, v->n, 1);
-	bad |= H5Fclose(file) < 0;
-	if (bad) {
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", path);
-	}
-	return atomic_commit(&out, err);
+	return view_stream_commit(&s, err);
 }
 
 static int read_matrix(hid_t file, const char *path, const char *name, int cols, uint64_t *n,

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "atomic.h"
 #include "cells.h"
 #include "grid.h"
 #include "log.h"
@@ -45,7 +46,22 @@ int view_meta_write(hid_t loc, const struct view_meta *m);
 int view_meta_read(hid_t loc, const char *path, struct view_meta *m, struct arepo_err *err);
 void view_meta_free(struct view_meta *m);
 
-/* Writes path atomically. */
+/* A view file written as its cells arrive (extendible datasets), under a
+ * temporary name until committed. */
+struct view_stream {
+	struct atomic_output out;
+	hid_t file, position, value, radius;
+	uint64_t n;
+};
+int view_stream_begin(struct view_stream *s, const char *path, const struct view_meta *meta,
+		      int with_radius, struct arepo_err *err);
+/* Appends n cells (radius may be NULL when the stream has none). */
+int view_stream_append(struct view_stream *s, const float *position, const float *value,
+		       const float *radius, uint64_t n, struct arepo_err *err);
+int view_stream_commit(struct view_stream *s, struct arepo_err *err);
+void view_stream_abort(struct view_stream *s);
+
+/* Writes a whole view at once, atomically. */
 int view_write(const char *path, const struct view *v, struct arepo_err *err);
 /* Reads a whole view file; anything malformed is bad data (3). */
 int view_read(const char *path, struct view *v, struct arepo_err *err);

@@ -31,8 +31,6 @@ static const char usage[] =
 	"      --margin PC        widen each pruning box by PC parsec (default 0,\n"
 	"                         IRIS's box around the frustum's corners)\n"
 	"      --radius           store each cell's radius (from Masses/Density)\n"
-	"      --max-memory SIZE  cells held per rank before views are written in\n"
-	"                         several passes, K/M/G suffix (default 1G)\n"
 	"      --chunk-mb M       IO chunk size in MiB (default 64)\n"
 	"      --stats            print timings and volumes as key=value lines\n"
 	"      --force            rewrite views that exist\n"
@@ -42,14 +40,12 @@ static const char usage[] =
 	"does not depend on the number of ranks. Exit status: 0 done, 1 I/O or\n"
 	"MPI error, 2 usage or configuration, 3 bad snapshot. See arepo-extract(1).\n";
 
-enum { OPT_MARGIN = CLI_OPT_FIRST_TOOL, OPT_RADIUS, OPT_MAX_MEMORY, OPT_CHUNK_MB, OPT_STATS,
-       OPT_FORCE };
+enum { OPT_MARGIN = CLI_OPT_FIRST_TOOL, OPT_RADIUS, OPT_CHUNK_MB, OPT_STATS, OPT_FORCE };
 
 struct options {
 	const char *out;
 	double margin_pc;
 	int with_radius;
-	size_t max_memory;
 	size_t chunk_bytes;
 	int stats;
 	int force;
@@ -85,23 +81,6 @@ static int agree(MPI_Comm comm, struct arepo_err *err)
 	return worst;
 }
 
-static size_t parse_size(const char *text)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(text, &end);
-	double unit = 1;
-	if (*end == 'K' || *end == 'k')
-		unit = 1024, end++;
-	else if (*end == 'M' || *end == 'm')
-		unit = 1024 * 1024, end++;
-	else if (*end == 'G' || *end == 'g')
-		unit = 1024.0 * 1024 * 1024, end++;
-	if (errno || end == text || *end || !(v > 0) || v * unit > 1e18)
-		cli_usage_error("--max-memory %s: expected a size such as 2G", text);
-	return (size_t)(v * unit);
-}
-
 static int mkdirs(const char *path, struct arepo_err *err)
 {
 	char tmp[PATH_MAX];
@@ -134,95 +113,60 @@ static int is_view_file(const char *path)
 	return strcmp(format, VIEW_FORMAT) == 0;
 }
 
-/* Gathers view b's cells to the writer rank of comm, in chunk order.
- * counts[i] are the cells this rank found in its i-th chunk. */
-static int gather_view(MPI_Comm comm, int writer, struct view *part, const int *counts, int mine,
-		       size_t nchunks, int with_radius, struct view *whole, struct arepo_err *err)
+/* Appends this round's cells of one view to its file, in chunk order: the
+ * pieces of the ranks' chunks are gathered, in rank order (chunk t*n + r is
+ * rank r's), to the writer, which appends them. */
+static int append_round(MPI_Comm comm, int writer, const struct view *piece, int with_radius,
+			struct view_stream *stream, struct arepo_err *err)
 {
 	int me, n;
 	MPI_Comm_rank(comm, &me);
 	MPI_Comm_size(comm, &n);
-	/* Per chunk counts, in rank-major order at the writer. */
-	int *all_counts = NULL, *chunk_recv = NULL, *chunk_displ = NULL;
-	if (me == writer) {
-		all_counts = calloc(nchunks ? nchunks : 1, sizeof *all_counts);
-		chunk_recv = calloc((size_t)n, sizeof *chunk_recv);
-		chunk_displ = calloc((size_t)n, sizeof *chunk_displ);
-		for (int r = 0, off = 0; r < n; r++) {
-			chunk_recv[r] = (int)((nchunks + (size_t)(n - 1 - r)) / (size_t)n);
-			chunk_displ[r] = off;
-			off += chunk_recv[r];
-		}
-	}
-	MPI_Gatherv(counts, mine, MPI_INT, all_counts, chunk_recv, chunk_displ, MPI_INT, writer, comm);
-
-	/* Cells: rank-major, then reordered by chunk. */
-	if ((uint64_t)part->n * VIEW_CHANNELS > (uint64_t)1 << 30)
-		err_set(err, EXIT_RUNTIME, "a view holds too many cells for one MPI message (%llu)",
-			(unsigned long long)part->n);
-	int local = (int)part->n;
-	int *cells_recv = NULL, *cells_displ = NULL;
+	if (n == 1)
+		return err->code ? 0 : view_stream_append(stream, piece->position, piece->value,
+							   piece->radius, piece->n, err);
+	if (piece->n * VIEW_CHANNELS > (uint64_t)1 << 30)
+		err_set(err, EXIT_RUNTIME, "an IO chunk holds too many cells of one view for one MPI "
+			"message; lower --chunk-mb");
+	int local = err->code ? 0 : (int)piece->n;
+	int *count = NULL, *c3 = NULL, *d3 = NULL, *c6 = NULL, *d6 = NULL, *displ = NULL;
+	float *pos = NULL, *val = NULL, *rad = NULL;
 	uint64_t total = 0;
 	if (me == writer) {
-		cells_recv = calloc((size_t)n, sizeof *cells_recv);
-		cells_displ = calloc((size_t)n, sizeof *cells_displ);
-	}
-	MPI_Gather(&local, 1, MPI_INT, cells_recv, 1, MPI_INT, writer, comm);
-	float *pos = NULL, *val = NULL, *rad = NULL;
-	int *c3 = NULL, *d3 = NULL, *c6 = NULL, *d6 = NULL;
-	if (me == writer) {
+		count = calloc((size_t)n, sizeof *count);
+		displ = calloc((size_t)n, sizeof *displ);
 		c3 = calloc((size_t)n, sizeof *c3);
 		d3 = calloc((size_t)n, sizeof *d3);
 		c6 = calloc((size_t)n, sizeof *c6);
 		d6 = calloc((size_t)n, sizeof *d6);
+	}
+	MPI_Gather(&local, 1, MPI_INT, count, 1, MPI_INT, writer, comm);
+	if (me == writer) {
 		for (int r = 0; r < n; r++) {
-			cells_displ[r] = (int)total;
-			c3[r] = 3 * cells_recv[r];
+			displ[r] = (int)total;
+			c3[r] = 3 * count[r];
 			d3[r] = 3 * (int)total;
-			c6[r] = VIEW_CHANNELS * cells_recv[r];
+			c6[r] = VIEW_CHANNELS * count[r];
 			d6[r] = VIEW_CHANNELS * (int)total;
-			total += (uint64_t)cells_recv[r];
+			total += (uint64_t)count[r];
 		}
 		pos = malloc((total ? total : 1) * 3 * sizeof(float));
 		val = malloc((total ? total : 1) * VIEW_CHANNELS * sizeof(float));
 		rad = with_radius ? malloc((total ? total : 1) * sizeof(float)) : NULL;
 	}
-	MPI_Gatherv(part->position, 3 * local, MPI_FLOAT, pos, c3, d3, MPI_FLOAT, writer, comm);
-	MPI_Gatherv(part->value, VIEW_CHANNELS * local, MPI_FLOAT, val, c6, d6, MPI_FLOAT, writer, comm);
+	MPI_Gatherv(piece->position, 3 * local, MPI_FLOAT, pos, c3, d3, MPI_FLOAT, writer, comm);
+	MPI_Gatherv(piece->value, VIEW_CHANNELS * local, MPI_FLOAT, val, c6, d6, MPI_FLOAT, writer, comm);
 	if (with_radius)
-		MPI_Gatherv(part->radius, local, MPI_FLOAT, rad, cells_recv, cells_displ, MPI_FLOAT,
-			    writer, comm);
+		MPI_Gatherv(piece->radius, local, MPI_FLOAT, rad, count, displ, MPI_FLOAT, writer, comm);
 	int rc = 0;
-	if (me == writer) {
-		whole->n = total;
-		whole->position = malloc((total ? total : 1) * 3 * sizeof(float));
-		whole->value = malloc((total ? total : 1) * VIEW_CHANNELS * sizeof(float));
-		whole->radius = with_radius ? malloc((total ? total : 1) * sizeof(float)) : NULL;
-		if (!pos || !val || !whole->position || !whole->value || (with_radius && (!rad || !whole->radius)))
-			rc = err_set(err, EXIT_RUNTIME, "out of memory gathering a view of %llu cells",
-				     (unsigned long long)total);
-		/* Chunk c was read by rank c % n, as its (c / n)-th chunk. */
-		uint64_t *next = calloc((size_t)n, sizeof *next);
-		uint64_t at = 0;
-		for (size_t c = 0; c < nchunks && !rc; c++) {
-			int r = (int)(c % (size_t)n);
-			int k = all_counts[chunk_displ[r] + (int)(c / (size_t)n)];
-			uint64_t from = (uint64_t)cells_displ[r] + next[r];
-			memcpy(whole->position + 3 * at, pos + 3 * from, (size_t)k * 3 * sizeof(float));
-			memcpy(whole->value + VIEW_CHANNELS * at, val + VIEW_CHANNELS * from,
-			       (size_t)k * VIEW_CHANNELS * sizeof(float));
-			if (with_radius)
-				memcpy(whole->radius + at, rad + from, (size_t)k * sizeof(float));
-			next[r] += (uint64_t)k;
-			at += (uint64_t)k;
-		}
-		free(next);
+	if (me == writer && !err->code) {
+		if (!pos || !val || (with_radius && !rad))
+			rc = err_set(err, EXIT_RUNTIME, "out of memory (lower --chunk-mb)");
+		else
+			rc = view_stream_append(stream, pos, val, rad, total, err);
 	}
-	free(all_counts);
-	free(chunk_recv);
-	free(chunk_displ);
-	free(cells_recv);
-	free(cells_displ);
+	free(count);
+	free(displ);
 	free(c3);
 	free(d3);
 	free(c6);
@@ -278,97 +222,72 @@ static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_confi
 	struct snap_chunk *chunks = NULL;
 	size_t nchunks = 0;
 	snap_plan_chunks(&snap, snap_chunk_cells(&snap, fields, o->chunk_bytes), &chunks, &nchunks, err);
-	if ((rc = agree(comm, err))) {
-		free(todo);
-		snap_close(&snap);
-		return rc;
-	}
-	size_t mine = nchunks / (size_t)n + ((size_t)me < nchunks % (size_t)n);
-
 	char *config_json = config_to_json(cfg);
 	double margin = o->margin_pc / config_parsec_per_processing(cfg);
-	size_t per_cell = (3 + VIEW_CHANNELS + (o->with_radius ? 1 : 0)) * sizeof(float);
-	/* Views per pass: all of them when every cell in every view fits. */
-	int per_pass = ntodo;
-	double bound = (double)snap.ncells * (double)per_cell * (double)ntodo / (double)n;
-	if (bound > (double)o->max_memory) {
-		double per_view = (double)snap.ncells * (double)per_cell / (double)n;
-		per_pass = (int)((double)o->max_memory / per_view);
-		if (per_pass < 1)
-			per_pass = 1;
+	struct view *pieces = calloc((size_t)ntodo, sizeof *pieces);
+	struct cell_units *units = calloc((size_t)ntodo, sizeof *units);
+	struct view_filter *filters = calloc((size_t)ntodo, sizeof *filters);
+	struct view_stream *streams = calloc((size_t)ntodo, sizeof *streams);
+	int *open = calloc((size_t)ntodo, sizeof *open);
+	for (int b = 0; b < ntodo && !err->code; b++) {
+		struct view_meta *m = &pieces[b].meta;
+		view_meta_for(cfg, snap.name, todo[b], margin, m);
+		snprintf(m->snapshot, sizeof m->snapshot, "%s", snap.path);
+		snprintf(m->snapshot_name, sizeof m->snapshot_name, "%s", snap.name);
+		m->config_json = config_json;
+		cell_units_init(&units[b], &snap.header, cfg, &m->perturbation);
+		view_filter_init(&filters[b], m, &units[b]);
+		if (todo[b] % n == me) {
+			char vpath[PATH_MAX + 64];
+			snprintf(vpath, sizeof vpath, "%s/view_%lld.h5", dir, (long long)todo[b]);
+			open[b] = !view_stream_begin(&streams[b], vpath, m, o->with_radius, err);
+		}
 	}
+	rc = agree(comm, err);
 
+	/* Round t: rank r reads chunk t*n + r; each view's pieces go to its file. */
 	struct snap_raw raw = { 0 };
 	struct cells scratch = { 0 };
-	for (int first = 0; first < ntodo && !rc; first += per_pass) {
-		int nb = ntodo - first < per_pass ? ntodo - first : per_pass;
-		struct view *parts = calloc((size_t)nb, sizeof *parts);
-		struct cell_units *units = calloc((size_t)nb, sizeof *units);
-		struct view_filter *filters = calloc((size_t)nb, sizeof *filters);
-		int *counts = calloc((size_t)nb * (mine ? mine : 1), sizeof *counts);
-		for (int b = 0; b < nb; b++) {
-			struct view_meta *m = &parts[b].meta;
-			view_meta_for(cfg, snap.name, todo[first + b], margin, m);
-			snprintf(m->snapshot, sizeof m->snapshot, "%s", snap.path);
-			snprintf(m->snapshot_name, sizeof m->snapshot_name, "%s", snap.name);
-			cell_units_init(&units[b], &snap.header, cfg, &m->perturbation);
-			view_filter_init(&filters[b], m, &units[b]);
-		}
+	for (size_t first = 0; first < nchunks && !rc; first += (size_t)n) {
+		size_t c = first + (size_t)me;
+		int have = c < nchunks;
 		double t0 = now();
-		size_t i = 0;
-		for (size_t c = (size_t)me; c < nchunks; c += (size_t)n, i++) {
-			if (snap_read_chunk(&snap, &chunks[c], fields, &raw, err))
-				break;
+		if (have && !snap_read_chunk(&snap, &chunks[c], fields, &raw, err)) {
 			tot->bytes_read += (double)chunks[c].count * (double)snap_bytes_on_disk(&snap, fields);
 			tot->cells_read += (double)chunks[c].count;
-			for (int b = 0; b < nb; b++) {
-				uint64_t before = parts[b].n;
-				if (view_collect_chunk(&parts[b], &filters[b], &units[b], &raw, &scratch,
-						       o->with_radius)) {
-					err_set(err, EXIT_RUNTIME, "out of memory for the views' cells "
-						"(lower --max-memory)");
-					break;
-				}
-				counts[(size_t)b * mine + i] = (int)(parts[b].n - before);
-			}
-			if (err->code)
-				break;
 		}
 		tot->seconds_read += now() - t0;
-		rc = agree(comm, err);
-		for (int b = 0; b < nb && !rc; b++) {
-			int64_t k = todo[first + b];
-			int writer = (int)(k % n);
-			struct view whole = { 0 };
-			gather_view(comm, writer, &parts[b], counts + (size_t)b * mine, (int)mine, nchunks,
-				    o->with_radius, &whole, err);
-			if (me == writer && !err->code) {
-				whole.meta = parts[b].meta;
-				whole.meta.config_json = config_json;
-				char vpath[PATH_MAX + 64];
-				snprintf(vpath, sizeof vpath, "%s/view_%lld.h5", dir, (long long)k);
-				if (!view_write(vpath, &whole, err))
-					tot->views_written++;
-				whole.meta.config_json = NULL;
-			}
-			free(whole.position);
-			free(whole.value);
-			free(whole.radius);
-			/* Freed now, so that a pass holds its gathered views one at a time. */
-			free(parts[b].position);
-			free(parts[b].value);
-			free(parts[b].radius);
-			parts[b].position = parts[b].value = parts[b].radius = NULL;
-			if (b == nb - 1 || err->code)
-				rc = agree(comm, err);
+		for (int b = 0; b < ntodo; b++) {
+			pieces[b].n = 0;
+			if (have && !err->code &&
+			    view_collect_chunk(&pieces[b], &filters[b], &units[b], &raw, &scratch,
+					       o->with_radius))
+				err_set(err, EXIT_RUNTIME, "out of memory (lower --chunk-mb)");
+			append_round(comm, (int)(todo[b] % n), &pieces[b], o->with_radius, &streams[b], err);
 		}
-		for (int b = 0; b < nb; b++)
-			view_free(&parts[b]);
-		free(parts);
-		free(units);
-		free(filters);
-		free(counts);
+		rc = agree(comm, err);
 	}
+	for (int b = 0; b < ntodo; b++) {
+		if (!open[b])
+			continue;
+		if (!rc && !err->code) {
+			if (!view_stream_commit(&streams[b], err))
+				tot->views_written++;
+		} else {
+			view_stream_abort(&streams[b]);
+		}
+	}
+	if (!rc)
+		rc = agree(comm, err);
+	for (int b = 0; b < ntodo; b++) {
+		pieces[b].meta.config_json = NULL;
+		view_free(&pieces[b]);
+	}
+	free(pieces);
+	free(units);
+	free(filters);
+	free(streams);
+	free(open);
 	free(config_json);
 	snap_raw_free(&raw);
 	cells_free(&scratch);
@@ -394,12 +313,11 @@ int main(int argc, char **argv)
 	}
 	struct cli_common cli;
 	cli_init(&cli, argv[0], usage);
-	struct options o = { .max_memory = (size_t)1 << 30 };
+	struct options o = { 0 };
 	static const struct option longopts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "margin", required_argument, NULL, OPT_MARGIN },
 		{ "radius", no_argument, NULL, OPT_RADIUS },
-		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 		{ "chunk-mb", required_argument, NULL, OPT_CHUNK_MB },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "force", no_argument, NULL, OPT_FORCE },
@@ -420,7 +338,6 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_RADIUS: o.with_radius = 1; break;
-		case OPT_MAX_MEMORY: o.max_memory = parse_size(optarg); break;
 		case OPT_CHUNK_MB: {
 			long long mb = cli_parse_count("--chunk-mb", optarg);
 			if (mb < 1)
