@@ -133,8 +133,46 @@ static void transform3(const double *matrix, double scalar, int skew, const floa
 	}
 }
 
-void cell_convert(const struct cell_units *u, const struct snap_raw *raw, uint64_t i,
-		  struct cells *out, uint64_t j)
+static float converted_temperature(const struct cell_units *u, const struct snap_raw *raw, uint64_t i)
+{
+	double t = cell_temperature(u, raw->internal_energy[i], raw->x_h2[i], raw->x_h_plus[i]);
+	return (float)(t * u->temperature_conversion);
+}
+
+/* IRIS multiplies a float32 array by a Python float: float32 arithmetic. */
+static float converted_dust(const struct cell_units *u, const struct snap_raw *raw, uint64_t i)
+{
+	return raw->dust[i] * (float)u->temperature_conversion;
+}
+
+int chunk_common_compute(const struct cell_units *u, const struct snap_raw *raw,
+			 struct chunk_common *c)
+{
+	if (raw->n > c->capacity) {
+		free(c->temperature);
+		free(c->dust);
+		c->temperature = malloc(raw->n * sizeof(float));
+		c->dust = malloc(raw->n * sizeof(float));
+		c->capacity = c->temperature && c->dust ? raw->n : 0;
+		if (!c->capacity)
+			return -1;
+	}
+	for (uint64_t i = 0; i < raw->n; i++) {
+		c->temperature[i] = converted_temperature(u, raw, i);
+		c->dust[i] = converted_dust(u, raw, i);
+	}
+	return 0;
+}
+
+void chunk_common_free(struct chunk_common *c)
+{
+	free(c->temperature);
+	free(c->dust);
+	memset(c, 0, sizeof *c);
+}
+
+void cell_convert_with(const struct cell_units *u, const struct snap_raw *raw,
+		       const struct chunk_common *common, uint64_t i, struct cells *out, uint64_t j)
 {
 	const float *p = raw->position + 3 * i;
 	float centred[3] = { p[0] - u->half_box, p[1] - u->half_box, p[2] - u->half_box };
@@ -142,16 +180,20 @@ void cell_convert(const struct cell_units *u, const struct snap_raw *raw, uint64
 	transform3(u->velocity_matrix, u->velocity, u->skew, raw->velocity + 3 * i,
 		   out->velocity + 3 * j);
 	out->density[j] = (float)((double)raw->density[i] * u->density);
-	double t = cell_temperature(u, raw->internal_energy[i], raw->x_h2[i], raw->x_h_plus[i]);
-	out->temperature[j] = (float)(t * u->temperature_conversion);
+	out->temperature[j] = common ? common->temperature[i] : converted_temperature(u, raw, i);
 	out->x_h2[j] = raw->x_h2[i];
 	out->x_co[j] = raw->x_co[i];
-	/* IRIS multiplies a float32 array by a Python float: float32 arithmetic. */
-	out->dust[j] = raw->dust[i] * (float)u->temperature_conversion;
+	out->dust[j] = common ? common->dust[i] : converted_dust(u, raw, i);
 	/* A skew keeps volumes (its determinant is 1); the scale does not. */
 	if (raw->fields & SNAP_MASS)
 		out->radius[j] = (float)(cbrt(3.0 / (4.0 * M_PI) * (double)raw->mass[i] /
 					      (double)raw->density[i]) * u->length);
+}
+
+void cell_convert(const struct cell_units *u, const struct snap_raw *raw, uint64_t i,
+		  struct cells *out, uint64_t j)
+{
+	cell_convert_with(u, raw, NULL, i, out, j);
 }
 
 int cells_reserve(struct cells *c, uint64_t n)

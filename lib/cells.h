@@ -56,6 +56,21 @@ struct cells {
 int cells_reserve(struct cells *c, uint64_t n);
 void cells_free(struct cells *c);
 
+/* The converted fields that no perturbation changes (temperature, dust
+ * temperature), computed once per chunk for all the views cut from it. */
+struct chunk_common {
+	uint64_t capacity;
+	float *temperature, *dust;
+};
+int chunk_common_compute(const struct cell_units *u, const struct snap_raw *raw,
+			 struct chunk_common *c);
+void chunk_common_free(struct chunk_common *c);
+
+/* Converts raw cell i into out's slot j, taking the temperatures from common
+ * when it is not NULL. */
+void cell_convert_with(const struct cell_units *u, const struct snap_raw *raw,
+		       const struct chunk_common *common, uint64_t i, struct cells *out, uint64_t j);
+
 /* Converts raw cell i into out's slot j. raw must hold the fields of
  * SNAP_FIELDS_VIEW (and SNAP_MASS for radii). */
 void cell_convert(const struct cell_units *u, const struct snap_raw *raw, uint64_t i,

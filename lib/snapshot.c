@@ -514,17 +514,42 @@ static int read_rows(const struct snapshot *snap, const char *name, const struct
 	return 0;
 }
 
-/* Reads a float column set and rounds it once to float32, as IRIS's
- * np.array(..., dtype=np.float32) does. */
+/* Reads a float column set as float32: directly when stored as float32,
+ * otherwise as double rounded once, as IRIS's np.array(..., dtype=np.float32). */
 static int read_floats(const struct snapshot *snap, const char *name, const struct snap_chunk *c,
 		       int cols, float *out, double *scratch, struct arepo_err *err)
 {
-	int rc = read_rows(snap, name, c, cols, scratch, err);
-	if (rc)
-		return rc;
-	size_t n = (size_t)c->count * (size_t)cols;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (float)scratch[i];
+	char full[128];
+	snprintf(full, sizeof full, GAS "/%s", name);
+	hid_t dset = H5Dopen2(snap->file, full, H5P_DEFAULT);
+	if (dset < 0)
+		return err_set(err, EXIT_BADDATA, "%s: cannot open %s", snap->pieces[c->piece].path, full);
+	hid_t type = H5Dget_type(dset);
+	int single = H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == 4;
+	H5Tclose(type);
+	if (!single) {
+		H5Dclose(dset);
+		int rc = read_rows(snap, name, c, cols, scratch, err);
+		if (rc)
+			return rc;
+		size_t n = (size_t)c->count * (size_t)cols;
+		for (size_t i = 0; i < n; i++)
+			out[i] = (float)scratch[i];
+		return 0;
+	}
+	hid_t fspace = H5Dget_space(dset);
+	hsize_t start[2] = { c->offset, 0 }, count[2] = { c->count, (hsize_t)cols };
+	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+	hsize_t mcount = c->count * (hsize_t)cols;
+	hid_t mspace = H5Screate_simple(1, &mcount, NULL);
+	herr_t status = H5Dread(dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, out);
+	H5Sclose(mspace);
+	H5Sclose(fspace);
+	H5Dclose(dset);
+	if (status < 0)
+		return err_set(err, EXIT_BADDATA, "%s: cannot read %s cells %llu..%llu (truncated or "
+			       "damaged file?)", snap->pieces[c->piece].path, full,
+			       (unsigned long long)c->offset, (unsigned long long)(c->offset + c->count - 1));
 	return 0;
 }
 
@@ -557,14 +582,26 @@ int snap_read_chunk(struct snapshot *snap, const struct snap_chunk *c, unsigned 
 	const char *path = snap->pieces[c->piece].path;
 	int rc = 0;
 	if (fields & SNAP_POSITION) {
-		if ((rc = read_rows(snap, "Coordinates", c, 3, raw->scratch, err)))
-			return rc;
-		for (uint64_t i = 0; i < 3 * c->count; i++) {
-			if (!isfinite(raw->scratch[i]))
-				return err_set(err, EXIT_BADDATA, "%s: " GAS "/Coordinates of cell %llu "
-					       "is not finite (%g)", path,
-					       (unsigned long long)(c->offset + i / 3), raw->scratch[i]);
-			raw->position[i] = (float)raw->scratch[i];
+		/* Checked before rounding: a float64 beyond float32's range is not finite. */
+		if (snap->double_precision) {
+			if ((rc = read_rows(snap, "Coordinates", c, 3, raw->scratch, err)))
+				return rc;
+			for (uint64_t i = 0; i < 3 * c->count; i++) {
+				if (!isfinite(raw->scratch[i]) || !isfinite((float)raw->scratch[i]))
+					return err_set(err, EXIT_BADDATA, "%s: " GAS "/Coordinates of cell "
+						       "%llu is not finite (%g)", path,
+						       (unsigned long long)(c->offset + i / 3), raw->scratch[i]);
+				raw->position[i] = (float)raw->scratch[i];
+			}
+		} else {
+			if ((rc = read_floats(snap, "Coordinates", c, 3, raw->position, raw->scratch, err)))
+				return rc;
+			for (uint64_t i = 0; i < 3 * c->count; i++)
+				if (!isfinite(raw->position[i]))
+					return err_set(err, EXIT_BADDATA, "%s: " GAS "/Coordinates of cell "
+						       "%llu is not finite (%g)", path,
+						       (unsigned long long)(c->offset + i / 3),
+						       (double)raw->position[i]);
 		}
 	}
 	if ((fields & SNAP_VELOCITY) &&

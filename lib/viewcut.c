@@ -112,7 +112,8 @@ void view_filter_init(struct view_filter *f, const struct view_meta *m, const st
 }
 
 int view_collect_chunk(struct view *v, const struct view_filter *f, const struct cell_units *u,
-		       const struct snap_raw *raw, struct cells *scratch, int with_radius)
+		       const struct snap_raw *raw, const struct chunk_common *common,
+		       struct cells *scratch, int with_radius)
 {
 	scratch->n = 0;
 	for (uint64_t i = 0; i < raw->n; i++) {
@@ -122,7 +123,7 @@ int view_collect_chunk(struct view *v, const struct view_filter *f, const struct
 			continue;
 		if (cells_reserve(scratch, scratch->n + 1))
 			return -1;
-		cell_convert(u, raw, i, scratch, scratch->n++);
+		cell_convert_with(u, raw, common, i, scratch, scratch->n++);
 	}
 	return view_add_cells(v, scratch, with_radius);
 }

@@ -33,9 +33,11 @@ void view_filter_init(struct view_filter *f, const struct view_meta *m, const st
 
 /* Appends the cells of a raw chunk that lie in the view's box: the filter
  * first, then the conversion with the view's units and the exact test.
- * scratch is reused between calls. Returns 0 or -1 (memory). */
+ * common (may be NULL) holds the chunk's view-independent fields; scratch
+ * is reused between calls. Returns 0 or -1 (memory). */
 int view_collect_chunk(struct view *v, const struct view_filter *f, const struct cell_units *u,
-		       const struct snap_raw *raw, struct cells *scratch, int with_radius);
+		       const struct snap_raw *raw, const struct chunk_common *common,
+		       struct cells *scratch, int with_radius);
 
 /* Radial velocity of a cell toward an observer at (ox, oy, 0), in float32
  * as IRIS: positive when the cell approaches the observer. */

@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 			cells.n = 0;
 			if (cells_append_chunk(&units, &raw, &cells) || view_add_cells(&v, &cells, with_radius))
 				die(EXIT_RUNTIME, "out of memory");
-		} else if (view_collect_chunk(&v, &filter, &units, &raw, &cells, with_radius)) {
+		} else if (view_collect_chunk(&v, &filter, &units, &raw, NULL, &cells, with_radius)) {
 			die(EXIT_RUNTIME, "out of memory");
 		}
 	}

@@ -224,13 +224,14 @@ static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_confi
 	snap_plan_chunks(&snap, snap_chunk_cells(&snap, fields, o->chunk_bytes), &chunks, &nchunks, err);
 	char *config_json = config_to_json(cfg);
 	double margin = o->margin_pc / config_parsec_per_processing(cfg);
-	struct view *pieces = calloc((size_t)ntodo, sizeof *pieces);
+	struct view_meta *metas = calloc((size_t)ntodo, sizeof *metas);
+	struct view piece = { 0 }; /* one chunk's cells of one view at a time */
 	struct cell_units *units = calloc((size_t)ntodo, sizeof *units);
 	struct view_filter *filters = calloc((size_t)ntodo, sizeof *filters);
 	struct view_stream *streams = calloc((size_t)ntodo, sizeof *streams);
 	int *open = calloc((size_t)ntodo, sizeof *open);
 	for (int b = 0; b < ntodo && !err->code; b++) {
-		struct view_meta *m = &pieces[b].meta;
+		struct view_meta *m = &metas[b];
 		view_meta_for(cfg, snap.name, todo[b], margin, m);
 		snprintf(m->snapshot, sizeof m->snapshot, "%s", snap.path);
 		snprintf(m->snapshot_name, sizeof m->snapshot_name, "%s", snap.name);
@@ -248,6 +249,7 @@ static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_confi
 	/* Round t: rank r reads chunk t*n + r; each view's pieces go to its file. */
 	struct snap_raw raw = { 0 };
 	struct cells scratch = { 0 };
+	struct chunk_common common = { 0 };
 	for (size_t first = 0; first < nchunks && !rc; first += (size_t)n) {
 		size_t c = first + (size_t)me;
 		int have = c < nchunks;
@@ -257,13 +259,16 @@ static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_confi
 			tot->cells_read += (double)chunks[c].count;
 		}
 		tot->seconds_read += now() - t0;
+		if (have && !err->code && chunk_common_compute(&units[0], &raw, &common))
+			err_set(err, EXIT_RUNTIME, "out of memory (lower --chunk-mb)");
 		for (int b = 0; b < ntodo; b++) {
-			pieces[b].n = 0;
+			piece.meta = metas[b];
+			piece.n = 0;
 			if (have && !err->code &&
-			    view_collect_chunk(&pieces[b], &filters[b], &units[b], &raw, &scratch,
+			    view_collect_chunk(&piece, &filters[b], &units[b], &raw, &common, &scratch,
 					       o->with_radius))
 				err_set(err, EXIT_RUNTIME, "out of memory (lower --chunk-mb)");
-			append_round(comm, (int)(todo[b] % n), &pieces[b], o->with_radius, &streams[b], err);
+			append_round(comm, (int)(todo[b] % n), &piece, o->with_radius, &streams[b], err);
 		}
 		rc = agree(comm, err);
 	}
@@ -279,11 +284,9 @@ static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_confi
 	}
 	if (!rc)
 		rc = agree(comm, err);
-	for (int b = 0; b < ntodo; b++) {
-		pieces[b].meta.config_json = NULL;
-		view_free(&pieces[b]);
-	}
-	free(pieces);
+	piece.meta.config_json = NULL;
+	view_free(&piece);
+	free(metas);
 	free(units);
 	free(filters);
 	free(streams);
@@ -291,6 +294,7 @@ static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_confi
 	free(config_json);
 	snap_raw_free(&raw);
 	cells_free(&scratch);
+	chunk_common_free(&common);
 	free(chunks);
 	free(todo);
 	snap_close(&snap);
