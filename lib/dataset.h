@@ -1,0 +1,86 @@
+/* Datasets (format "arepo-dataset/1"): a directory with dataset.h5 (catalog,
+ * shuffle, units, configuration, and "physical" as a virtual dataset over
+ * the tensor files) and tensors/ (see arepo-dataset(5)). */
+#ifndef AREPO_DATASET_H
+#define AREPO_DATASET_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "log.h"
+#include "view.h"
+
+#define DATASET_FORMAT "arepo-dataset/1"
+#define DATASET_FILE "dataset.h5"
+#define DATASET_TENSORS "tensors"
+
+/* IRIS's units (dataset_hyper._*_iris_per_SI): how many IRIS units make one
+ * SI unit. */
+struct iris_units {
+	double length_per_SI, time_per_SI, mass_per_SI, temperature_per_SI;
+};
+
+/* The processing units of a tensor (writer_hyper.*_per_processing). */
+struct processing_units {
+	double length_cm, mass_g, velocity_cm_per_s, temperature_K;
+};
+
+struct catalog_entry {
+	char snapshot[256];
+	char snapshot_name[64];
+	int64_t snapshot_index; /* last run of digits of the name; -1 if none */
+	int64_t view;
+	double theta, observer_radius, jitter_r, jitter_lon;
+	double scale, density_factor, skew_factor, skew_angle; /* NaN: not applied */
+	int64_t seed;
+	char tensor[128];       /* path relative to the dataset directory */
+	struct processing_units processing; /* units the tensor was made in */
+	int64_t r_steps, lon_steps, lat_steps;
+};
+
+struct dataset {
+	size_t n;
+	struct catalog_entry *entries;
+	int64_t *shuffle;
+	struct iris_units units; /* the dataset's units */
+	char *config_json;
+	uint64_t seed;
+};
+
+/* IRIS's calculate_iris_units for tensors in these processing units. */
+void iris_units_from_processing(const struct processing_units *p, struct iris_units *u);
+/* IRIS's take_units: factors from processing units to IRIS units. */
+void iris_factors(const struct processing_units *p, const struct iris_units *u, double *velocity,
+		  double *density, double *temperature);
+/* The same between two sets of IRIS units (a tensor already normalized once). */
+void iris_factors_between(const struct iris_units *from, const struct iris_units *to,
+			  double *velocity, double *density, double *temperature);
+int iris_units_equal(const struct iris_units *a, const struct iris_units *b);
+
+/* The last run of digits at the end of a name (IRIS's _get_snapshot_index). */
+int64_t snapshot_index_of(const char *name);
+
+/* Reads a tensor file's catalog row (everything but the tensor path).
+ * Checks that it is a complete tensor file. */
+int catalog_entry_from_tensor(const char *path, struct catalog_entry *e, char **config_json,
+			      struct arepo_err *err);
+
+/* Factors (velocity, density, temperature) that bring a tensor to the units
+ * u: from the IRIS units it records (attribute iris_units, written by
+ * arepo-normalize) or else from the processing units it was made in.
+ * Returns 0, or an error for an unreadable file. */
+int tensor_factors_to(const char *path, const struct processing_units *made_in,
+		      const struct iris_units *u, double factors[3], struct arepo_err *err);
+/* Whether factors are all 1 within IRIS's 1e-6. */
+int factors_are_one(const double factors[3]);
+
+/* Reads DIR/dataset.h5. A directory without one is an error (2). */
+int dataset_read(const char *dir, struct dataset *ds, struct arepo_err *err);
+/* Draws the shuffle permutation (seeded by ds->seed and the size). */
+void dataset_shuffle(struct dataset *ds);
+/* Rewrites DIR/dataset.h5 atomically, "physical" mapped over the tensors. */
+int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *err);
+void dataset_free(struct dataset *ds);
+
+#endif

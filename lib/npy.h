@@ -1,0 +1,17 @@
+/* Export to the layout IRIS's StandardDataset reads: tensors as NumPy .npy
+ * files and IRIS's hyper.json with the dataset's units. */
+#ifndef AREPO_NPY_H
+#define AREPO_NPY_H
+
+#include "dataset.h"
+#include "log.h"
+
+/* Writes the tensor file's "physical" as a float32 C-order .npy file,
+ * r-slab by r-slab, atomically. */
+int npy_from_tensor(const char *tensor_path, const char *npy_path, struct arepo_err *err);
+
+/* The dataset's configuration as IRIS's hyper.json, with the computed unit
+ * keys IRIS reads (dataset_hyper._*_iris_per_SI, ...). The caller frees it. */
+char *iris_hyper_json(const struct dataset *ds);
+
+#endif

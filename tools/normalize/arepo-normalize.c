@@ -1,0 +1,279 @@
+/* arepo-normalize: converts a dataset's tensors to its units (or another
+ * dataset's), in place and exactly once, streaming and in parallel. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "cli.h"
+#include "dataset.h"
+#include "h5util.h"
+#include "interp.h"
+
+static const char usage[] =
+	"Usage: arepo-normalize [OPTION]... DATASET\n"
+	"Convert the tensors of DATASET to the dataset's units, or with --units-from\n"
+	"to those of dataset OTHER, as IRIS's take_units: channel 0 times the\n"
+	"velocity factor, 1 times the density factor, 2 and 5 times the temperature\n"
+	"factor. Each tensor is rewritten beside itself and renamed over it, and\n"
+	"records its units: a run killed at any moment and run again scales every\n"
+	"tensor exactly once.\n"
+	"\n"
+	"      --units-from OTHER adopt the units of dataset OTHER first\n"
+	"  -j, --jobs N           tensors converted at once (default: CPUs)\n"
+	"      --stats            print volumes and timings as key=value lines\n"
+	"      --log-level LEVEL  error, warn (default), info or debug\n"
+	"  -h, --help             show this help and exit\n"
+	"      --version          show the version and exit\n"
+	"\n"
+	"When every factor is 1 within 1e-6 nothing is rewritten, and the tool says\n"
+	"so. Exit status: 0 done, 1 I/O error, 2 usage error, 3 bad dataset.\n"
+	"See arepo-normalize(1), arepo-dataset(5).\n";
+
+enum { OPT_UNITS_FROM = CLI_OPT_FIRST_TOOL, OPT_STATS };
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static herr_t copy_attribute(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+	(void)info;
+	hid_t to = *(hid_t *)data;
+	if (strcmp(name, "iris_units") == 0)
+		return 0;
+	hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+	hid_t type = H5Aget_type(a), space = H5Aget_space(a);
+	size_t bytes = H5Tget_size(type) * (size_t)H5Sget_simple_extent_npoints(space);
+	void *buf = malloc(bytes ? bytes : 1);
+	herr_t rc = -1;
+	if (buf && H5Aread(a, type, buf) >= 0) {
+		hid_t b = H5Acreate2(to, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+		rc = b >= 0 && H5Awrite(b, type, buf) >= 0 ? 0 : -1;
+		if (b >= 0)
+			H5Aclose(b);
+	}
+	free(buf);
+	H5Tclose(type);
+	H5Sclose(space);
+	H5Aclose(a);
+	return rc;
+}
+
+/* Rewrites one tensor scaled by f (float32 products, as IRIS's in-place
+ * NumPy multiplications), recording the units u, and renames it into place. */
+static int convert(const char *path, const double f[3], const struct iris_units *u,
+		   struct arepo_err *err)
+{
+	h5_quiet();
+	hid_t in = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	hid_t src = in >= 0 ? H5Dopen2(in, "physical", H5P_DEFAULT) : -1;
+	if (src < 0) {
+		if (in >= 0)
+			H5Fclose(in);
+		return err_set(err, EXIT_BADDATA, "%s: cannot read physical", path);
+	}
+	struct atomic_output out;
+	int rc = atomic_begin(&out, path, err);
+	hid_t file = rc ? -1 : H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+	hid_t space = H5Dget_space(src), dcpl = H5Dget_create_plist(src);
+	hsize_t dims[4] = { 0 };
+	H5Sget_simple_extent_dims(space, dims, NULL);
+	hid_t dst = file >= 0 ? H5Dcreate2(file, "physical", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
+					  H5P_DEFAULT) : -1;
+	if (!rc && (file < 0 || dst < 0 ||
+		    H5Aiterate2(in, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attribute, &file) < 0 ||
+		    H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attribute, &dst) < 0))
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement", path);
+	size_t plane = (size_t)dims[2] * (size_t)dims[3];
+	float *slab = malloc(plane * (size_t)dims[0] * sizeof(float));
+	const float fv = (float)f[0], fd = (float)f[1], ft = (float)f[2];
+	hsize_t count[4] = { dims[0], 1, dims[2], dims[3] };
+	hid_t mspace = H5Screate_simple(4, count, NULL);
+	for (hsize_t r = 0; r < dims[1] && !rc; r++) {
+		hsize_t start[4] = { 0, r, 0, 0 };
+		H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL);
+		if (!slab || H5Dread(src, H5T_NATIVE_FLOAT, mspace, space, H5P_DEFAULT, slab) < 0) {
+			rc = err_set(err, EXIT_BADDATA, "%s: cannot read physical (r %llu)", path,
+				     (unsigned long long)r);
+			break;
+		}
+		for (size_t i = 0; i < plane; i++) {
+			slab[i] *= fv;
+			slab[plane + i] *= fd;
+			slab[2 * plane + i] *= ft;
+			slab[5 * plane + i] *= ft;
+		}
+		if (H5Dwrite(dst, H5T_NATIVE_FLOAT, mspace, space, H5P_DEFAULT, slab) < 0)
+			rc = err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", path);
+	}
+	double recorded[4] = { u->length_per_SI, u->time_per_SI, u->mass_per_SI, u->temperature_per_SI };
+	if (!rc && h5_write_attr_doubles(file, "iris_units", recorded, 4))
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot record its units", path);
+	free(slab);
+	H5Sclose(mspace);
+	H5Sclose(space);
+	H5Pclose(dcpl);
+	if (dst >= 0)
+		H5Dclose(dst);
+	H5Dclose(src);
+	H5Fclose(in);
+	if (file >= 0 && H5Fclose(file) < 0 && !rc)
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot close its replacement", path);
+	if (rc) {
+		if (out.active)
+			atomic_abort(&out);
+		return rc;
+	}
+	/* The rename is the moment the tensor changes: scaled, with its units. */
+	return atomic_commit(&out, err);
+}
+
+/* Temporary files of a run killed with SIGKILL (which no handler sees):
+ * never part of the dataset, so removed. */
+static void remove_stale_temporaries(const char *dir)
+{
+	char tdir[PATH_MAX + 16];
+	snprintf(tdir, sizeof tdir, "%s/" DATASET_TENSORS, dir);
+	DIR *d = opendir(tdir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' && strstr(e->d_name, ".part-")) {
+			char path[PATH_MAX * 2];
+			snprintf(path, sizeof path, "%s/%s", tdir, e->d_name);
+			unlink(path);
+		}
+	}
+	closedir(d);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_common cli;
+	cli_init(&cli, argv[0], usage);
+	const char *units_from = NULL;
+	int jobs = interp_default_threads(), stats = 0;
+	static const struct option longopts[] = {
+		{ "units-from", required_argument, NULL, OPT_UNITS_FROM },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, CLI_OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "j:h", longopts, NULL)) != -1) {
+		if (cli_common_option(&cli, opt, optarg))
+			continue;
+		switch (opt) {
+		case OPT_UNITS_FROM: units_from = optarg; break;
+		case 'j': {
+			long long n = cli_parse_count("--jobs", optarg);
+			if (n < 1 || n > 1024)
+				cli_usage_error("--jobs %s: expected 1 to 1024", optarg);
+			jobs = (int)n;
+			break;
+		}
+		case OPT_STATS: stats = 1; break;
+		default: cli_usage_error(NULL);
+		}
+	}
+	if (optind != argc - 1)
+		cli_usage_error(optind == argc ? "missing DATASET" : "too many operands");
+	const char *dir = argv[optind];
+	double t0 = now();
+
+	struct arepo_err err = { 0 };
+	struct dataset ds;
+	if (dataset_read(dir, &ds, &err))
+		die_err(&err);
+	if (units_from) {
+		/* The target goes into dataset.h5 before any tensor changes, so that a
+		 * rerun, with or without --units-from, aims at the same units. */
+		struct dataset other;
+		if (dataset_read(units_from, &other, &err))
+			die_err(&err);
+		if (!iris_units_equal(&ds.units, &other.units)) {
+			ds.units = other.units;
+			if (dataset_write(dir, &ds, &err))
+				die_err(&err);
+		}
+		dataset_free(&other);
+	}
+
+	remove_stale_temporaries(dir);
+
+	/* What each tensor needs. */
+	size_t *todo = calloc(ds.n ? ds.n : 1, sizeof *todo), ntodo = 0;
+	double (*factors)[3] = calloc(ds.n ? ds.n : 1, sizeof *factors);
+	char (*paths)[PATH_MAX * 2] = calloc(ds.n ? ds.n : 1, sizeof *paths);
+	double bytes = 0;
+	for (size_t i = 0; i < ds.n; i++) {
+		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, ds.entries[i].tensor);
+		if (tensor_factors_to(paths[i], &ds.entries[i].processing, &ds.units, factors[i], &err))
+			die_err(&err);
+		if (!factors_are_one(factors[i])) {
+			todo[ntodo++] = i;
+			bytes += 24.0 * (double)ds.entries[i].r_steps * (double)ds.entries[i].lon_steps *
+				 (double)ds.entries[i].lat_steps;
+		}
+	}
+	if (ntodo == 0) {
+		printf("%s: every tensor is in the dataset's units (factors 1 within 1e-6); nothing "
+		       "rewritten\n", dir);
+	} else {
+		/* Processes, not threads: one tensor each at a time. */
+		if ((size_t)jobs > ntodo)
+			jobs = (int)ntodo;
+		pid_t *pids = calloc((size_t)jobs, sizeof *pids);
+		fflush(NULL);
+		for (int w = 0; w < jobs; w++) {
+			pids[w] = fork();
+			if (pids[w] == 0) {
+				for (size_t k = (size_t)w; k < ntodo; k += (size_t)jobs) {
+					size_t i = todo[k];
+					log_info("%s: velocity x%.9g, density x%.9g, temperature x%.9g",
+						 paths[i], factors[i][0], factors[i][1], factors[i][2]);
+					if (convert(paths[i], factors[i], &ds.units, &err))
+						die_err(&err);
+				}
+				_exit(0);
+			}
+			if (pids[w] < 0)
+				die(EXIT_RUNTIME, "cannot start a worker: %s", strerror(errno));
+		}
+		int worst = 0;
+		for (int w = 0; w < jobs; w++) {
+			int status;
+			waitpid(pids[w], &status, 0);
+			int code = WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_RUNTIME;
+			if (code > worst)
+				worst = code;
+		}
+		free(pids);
+		if (worst)
+			return worst;
+		printf("%s: %zu of %zu tensors converted\n", dir, ntodo, ds.n);
+	}
+	double seconds = now() - t0;
+	if (stats)
+		printf("tensors=%zu\nconverted=%zu\nbytes=%.0f\nseconds=%.6f\njobs=%d\n", ds.n, ntodo,
+		       bytes, seconds, jobs);
+	free(todo);
+	free(factors);
+	free(paths);
+	dataset_free(&ds);
+	return EXIT_OK;
+}
