@@ -32,6 +32,7 @@ static const char usage[] =
 	"                         IRIS's box around the frustum's corners)\n"
 	"      --radius           store each cell's radius (from Masses/Density)\n"
 	"      --chunk-mb M       IO chunk size in MiB (default 64)\n"
+	"      --print-dirs       print each snapshot's view directory, one per line\n"
 	"      --stats            print timings and volumes as key=value lines\n"
 	"      --force            rewrite views that exist\n"
 	CLI_COMMON_HELP
@@ -40,7 +41,8 @@ static const char usage[] =
 	"does not depend on the number of ranks. Exit status: 0 done, 1 I/O or\n"
 	"MPI error, 2 usage or configuration, 3 bad snapshot. See arepo-extract(1).\n";
 
-enum { OPT_MARGIN = CLI_OPT_FIRST_TOOL, OPT_RADIUS, OPT_CHUNK_MB, OPT_STATS, OPT_FORCE };
+enum { OPT_MARGIN = CLI_OPT_FIRST_TOOL, OPT_RADIUS, OPT_CHUNK_MB, OPT_STATS, OPT_FORCE,
+       OPT_PRINT_DIRS };
 
 struct options {
 	const char *out;
@@ -49,6 +51,7 @@ struct options {
 	size_t chunk_bytes;
 	int stats;
 	int force;
+	int print_dirs;
 };
 
 struct totals {
@@ -325,6 +328,7 @@ int main(int argc, char **argv)
 		{ "chunk-mb", required_argument, NULL, OPT_CHUNK_MB },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "print-dirs", no_argument, NULL, OPT_PRINT_DIRS },
 		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -351,6 +355,7 @@ int main(int argc, char **argv)
 		}
 		case OPT_STATS: o.stats = 1; break;
 		case OPT_FORCE: o.force = 1; break;
+		case OPT_PRINT_DIRS: o.print_dirs = 1; break;
 		default: cli_usage_error(NULL);
 		}
 	}
@@ -395,6 +400,15 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	long rss = ru.ru_maxrss, max_rss = 0;
 	MPI_Reduce(&rss, &max_rss, 1, MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD);
+	if (rank == 0 && !rc && o.print_dirs) {
+		for (int s = 0; s < nsnap; s++) {
+			struct snapshot snap;
+			if (snap_open(&snap, argv[optind + s], &cfg, &err) == 0) {
+				printf("%s/%s\n", o.out, snap.name);
+				snap_close(&snap);
+			}
+		}
+	}
 	if (rank == 0 && !rc) {
 		log_info("%ld views written, %ld already there, %.3f s", sum.views_written,
 			 sum.views_skipped, wall);

@@ -27,6 +27,8 @@ static const char usage[] =
 	"      --link             hard-link the tensors\n"
 	"      --allow-duplicates accept entries with the snapshot, view and seed of\n"
 	"                         one already there\n"
+	"      --skip-existing    leave out, silently, inputs whose snapshot, view and\n"
+	"                         seed are already in the dataset (for reruns)\n"
 	"      --units-from OTHER adopt the units of dataset OTHER; arepo-normalize\n"
 	"                         then converts the tensors\n"
 	"      --export-iris DIR  also write DIR as IRIS's StandardDataset reads it\n"
@@ -39,7 +41,7 @@ static const char usage[] =
 	"incomplete, a duplicate, other units). Exit status: 0 done, 1 I/O error,\n"
 	"2 usage error, 3 bad input. See arepo-merge(1), arepo-dataset(5).\n";
 
-enum { OPT_COPY = CLI_OPT_FIRST_TOOL, OPT_LINK, OPT_DUPLICATES, OPT_UNITS_FROM, OPT_EXPORT };
+enum { OPT_COPY = CLI_OPT_FIRST_TOOL, OPT_LINK, OPT_DUPLICATES, OPT_SKIP, OPT_UNITS_FROM, OPT_EXPORT };
 enum mode { MOVE, COPY, LINK };
 
 struct input {
@@ -152,12 +154,13 @@ int main(int argc, char **argv)
 	cli_init(&cli, argv[0], usage);
 	const char *out = NULL, *units_from = NULL, *export_dir = NULL;
 	enum mode mode = MOVE;
-	int allow_duplicates = 0;
+	int allow_duplicates = 0, skip_existing = 0;
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "copy", no_argument, NULL, OPT_COPY },
 		{ "link", no_argument, NULL, OPT_LINK },
 		{ "allow-duplicates", no_argument, NULL, OPT_DUPLICATES },
+		{ "skip-existing", no_argument, NULL, OPT_SKIP },
 		{ "units-from", required_argument, NULL, OPT_UNITS_FROM },
 		{ "export-iris", required_argument, NULL, OPT_EXPORT },
 		{ "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL },
@@ -174,6 +177,7 @@ int main(int argc, char **argv)
 		case OPT_COPY: mode = COPY; break;
 		case OPT_LINK: mode = LINK; break;
 		case OPT_DUPLICATES: allow_duplicates = 1; break;
+		case OPT_SKIP: skip_existing = 1; break;
 		case OPT_UNITS_FROM: units_from = optarg; break;
 		case OPT_EXPORT: export_dir = optarg; break;
 		default: cli_usage_error(NULL);
@@ -243,6 +247,23 @@ int main(int argc, char **argv)
 		dataset_free(&other);
 	}
 
+	if (skip_existing) {
+		size_t kept = 0;
+		for (size_t i = 0; i < n; i++) {
+			int known = 0;
+			for (size_t j = 0; j < ds.n && !known; j++)
+				known = same_key(&in[i].e, &ds.entries[j]);
+			if (known)
+				free(in[i].config_json);
+			else
+				in[kept++] = in[i];
+		}
+		n = kept;
+		if (n == 0 && !export_dir && !units_from) {
+			log_info("%s: every input is already in the dataset", out);
+			return EXIT_OK;
+		}
+	}
 	const struct catalog_entry *ref = ds.n ? &ds.entries[0] : n ? &in[0].e : NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct catalog_entry *e = &in[i].e;
