@@ -43,13 +43,19 @@ HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPERS     := $(HELPER_SRCS:tests/helpers/%.c=build/tests/helpers/%)
 
 MAN_PAGES := $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7)
+# Tools written in sh: the Slurm chain.
+SCRIPT_TOOLS := arepo-submit arepo-status
+SCRIPT_BINS  := $(SCRIPT_TOOLS:%=bin/%)
 
 .PHONY: all test test-unit demo deps install clean config
 # Keep object files between runs (they are intermediate to make).
 .SECONDARY:
 .SECONDEXPANSION:
 
-all: $(TOOL_BINS)
+all: $(TOOL_BINS) $(SCRIPT_BINS)
+
+bin/arepo-%: pipelines/arepo-% | bin/.
+	install -m 755 $< $@
 
 config:
 	@echo "version: $(VERSION)"
@@ -97,7 +103,7 @@ deps:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(TOOL_BINS) $(SCRIPT_BINS) $(DESTDIR)$(PREFIX)/bin
 	for page in $(MAN_PAGES); do \
 	  sec=$${page##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$sec; \
 	  install -m 644 $$page $(DESTDIR)$(PREFIX)/share/man/man$$sec; done

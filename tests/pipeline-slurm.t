@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The Slurm chain on a real single-node Slurm started by the test: submit,
+# wait, arepo-status complete and the same dataset as the make pipeline's; a
+# failing task shown with its log, its dependents not run; cancel.
+. "$(dirname "$0")/lib/tap.sh"
+. "$(dirname "$0")/lib/slurm.sh"
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+cd "$SCRATCH" || exit 1
+if ! start_slurm; then
+	skip 1 "cannot start munged, slurmctld and slurmd here (needs root and slurm-wlm, munge)"
+	done_testing
+	exit
+fi
+sed 's/"total_snapshots": 2/"total_snapshots": 3/' "$TOP/pipelines/presets/tiny.json" >config.json
+mkdir src
+arepo-mksnap -n 40000 --seed 1 src/snap_001.hdf5 >/dev/null
+arepo-mksnap -n 40000 --seed 2 --files 2 src/snapdir_002 >/dev/null
+arepo-mksnap -n 40000 --seed 3 src/snap_003.hdf5 >/dev/null
+
+run_status arepo-submit --dry-run --config config.json --work dry --source src
+is "$status" 0 "--dry-run"
+like "$err" "sbatch --parsable .*--array=1,2,3%2 .*fetch.sh" "prints the sbatch commands, the fetch array throttled to the cache"
+like "$out" "#SBATCH --output=.*/logs/extract_%A_%a.log" "and the scripts"
+ok "and submits nothing" test ! -e dry/slurm/jobs
+like "$(arepo-submit --list-stages | tr '\n' ' ')" "^fetch .* extract .* interp .* merge .* normalize " "--list-stages"
+
+ok "the chain is submitted" arepo-submit --config config.json --work chain --source src --time 10:00 --mem 500M
+is "$(awk '{ print $1 }' chain/slurm/jobs | tr '\n' ' ')" "fetch extract interp merge normalize " "five jobs recorded in WORK/slurm/jobs"
+ok "it completes" wait_chain chain 240
+run_status arepo-status chain
+is "$status" 0 "arepo-status reports it complete (exit 0)"
+like "$out" "interp +12/12" "12 of 12 tensors"
+like "$out" "normalize +[0-9]+ +1 completed" "the normalize job completed"
+ok "logs, one per job and task, under WORK/logs" test -e "$(ls chain/logs/interp_*_11.log)"
+
+make --no-print-directory -f "$TOP/pipelines/arepo.mk" -j 2 CONFIG="$SCRATCH/config.json" WORK=made SOURCE=src >/dev/null
+same=yes
+for t in made/tensors/*.h5; do
+	h5diff -d 0 "$t" "chain/tensors/$(basename "$t")" /physical /physical >/dev/null || same=no
+done
+is "$same" yes "the same tensors as the make pipeline's"
+is "$(ls chain/dataset/tensors | wc -l)" 12 "all in the dataset"
+
+# A corrupt snapshot: its task fails (fetch checks it), the rest of the chain does not run.
+mkdir bad && cp src/snap_001.hdf5 src/snap_003.hdf5 bad/
+printf 'corrupt' | dd of=bad/snap_003.hdf5 bs=1 seek=0 conv=notrunc 2>/dev/null
+arepo-submit --config config.json --work failing --source bad --time 10:00 --mem 500M >/dev/null
+wait_chain failing 120
+run_status arepo-status --failed failing
+is "$status" 1 "a failing chain: arepo-status exits 1"
+like "$out" "failed: fetch task 2 .*FAILED, exit code 3, log .*/logs/fetch_[0-9]+_2.log" "names the failed task, its exit code and its log"
+like "$out" "\| arepo-fetch: .*snap_003.hdf5: not an HDF5 file" "with the last lines of the log"
+like "$out" "fetch +1/2" "and counts only the snapshots really fetched"
+like "$out" "merge +[0-9]+ +1 cancelled" "its dependents do not run"
+ok "no dataset" test ! -e failing/dataset/dataset.h5
+
+# Cancel.
+cp src/snap_001.hdf5 src/snap_003.hdf5 bad/ 2>/dev/null
+arepo-submit --config config.json --work cancelled --source src --time 10:00 --mem 500M \
+	--sbatch-option --begin=now+1hour >/dev/null
+run_status arepo-submit --cancel cancelled
+is "$status" 0 "--cancel"
+sleep 2
+states=$(for id in $(awk '{ print $2 }' cancelled/slurm/jobs); do scontrol -o show job "$id" | sed -n 's/.* JobState=\([A-Z]*\) .*/\1/p'; done | sort -u | tr '\n' ' ')
+is "$states" "CANCELLED " "cancels the whole chain"
+
+# Resubmission after the failure does only what is missing.
+cp src/snap_003.hdf5 bad/snap_003.hdf5
+ok "resubmitting the failed chain" arepo-submit --config config.json --work failing --source bad --time 10:00 --mem 500M
+like "$(cat failing/slurm/jobs)" "fetch [0-9]+" "submits again"
+ok "which completes" wait_chain failing 240
+ok "complete now" arepo-status failing
+
+done_testing
