@@ -38,9 +38,9 @@ ok "gives the same tensors" same_tensors straight parallel
 # Killed in the middle, then resumed.
 setsid $PIPE -j 2 WORK=killed SOURCE=src >killed.log 2>&1 &
 pid=$!
-for i in $(seq 100); do
-	[ "$(ls killed/tensors 2>/dev/null | wc -l)" -ge 2 ] && break
-	sleep 0.05
+for i in $(seq 200); do
+	[ "$(ls killed/tensors 2>/dev/null | wc -l)" -ge 1 ] && break
+	sleep 0.02
 done
 kill -TERM -- -$pid 2>/dev/null
 wait $pid 2>/dev/null
