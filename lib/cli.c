@@ -84,6 +84,22 @@ long long cli_parse_count(const char *option, const char *text)
 	return v;
 }
 
+unsigned long long cli_parse_size(const char *option, const char *text)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end), unit = 1;
+	switch (*end) {
+	case 'K': case 'k': unit = 1024.0; end++; break;
+	case 'M': case 'm': unit = 1024.0 * 1024; end++; break;
+	case 'G': case 'g': unit = 1024.0 * 1024 * 1024; end++; break;
+	case 'T': case 't': unit = 1024.0 * 1024 * 1024 * 1024; end++; break;
+	}
+	if (errno || end == text || *end || !(v > 0) || v * unit > 1e18)
+		cli_usage_error("%s %s: expected a size such as 512M", option, text);
+	return (unsigned long long)(v * unit);
+}
+
 int cli_progress_default(void)
 {
 	return isatty(STDERR_FILENO) && !getenv("SLURM_JOB_ID");

@@ -47,6 +47,9 @@ _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(print
 int cli_load_config(const struct cli_common *cli, struct arepo_config *cfg, struct arepo_err *err);
 /* Parses a non-negative integer option value or exits 2 naming the option. */
 long long cli_parse_count(const char *option, const char *text);
+/* Parses a size in bytes with an optional K, M, G or T suffix (powers of
+ * 1024), or exits 2 naming the option. */
+unsigned long long cli_parse_size(const char *option, const char *text);
 /* Show progress: on a terminal, unless under Slurm. */
 int cli_progress_default(void);
 

@@ -96,18 +96,12 @@ int catalog_entry_from_tensor(const char *path, struct catalog_entry *e, char **
 			      struct arepo_err *err)
 {
 	memset(e, 0, sizeof *e);
-	h5_quiet();
-	htri_t is = H5Fis_hdf5(path);
-	if (is < 0)
-		return err_set(err, EXIT_RUNTIME, "%s: cannot read", path);
-	if (is == 0)
-		return err_set(err, EXIT_BADDATA, "%s: not an HDF5 file", path);
-	hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	if (file < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot open as HDF5 (truncated or damaged)", path);
+	hid_t file;
+	int rc = h5_open_checked(path, &file, err);
+	if (rc)
+		return rc;
 	char format[64] = "";
 	struct view_meta m;
-	int rc = 0;
 	memset(&m, 0, sizeof m);
 	if (h5_attr_string(file, "format", format, sizeof format) || strcmp(format, TENSOR_FORMAT)) {
 		rc = err_set(err, EXIT_BADDATA, "%s: not a tensor file (format \"%s\")", path, format);

@@ -1,6 +1,10 @@
 /* Small HDF5 helpers. */
 #include "h5util.h"
 
+#include <unistd.h>
+
+#include "log.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -139,4 +143,34 @@ int h5_dataset_dims(hid_t loc, const char *path, int *rank, hsize_t dims[4])
 	H5Sclose(space);
 	H5Dclose(dset);
 	return rc;
+}
+
+int h5_file_has_format(const char *path, const char *format)
+{
+	h5_quiet();
+	if (access(path, F_OK) != 0 || H5Fis_hdf5(path) <= 0)
+		return 0;
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	if (f < 0)
+		return 0;
+	char found[64] = "";
+	h5_attr_string(f, "format", found, sizeof found);
+	H5Fclose(f);
+	return strcmp(found, format) == 0;
+}
+
+int h5_open_checked(const char *path, hid_t *file, struct arepo_err *err)
+{
+	h5_quiet();
+	*file = -1;
+	htri_t is = H5Fis_hdf5(path);
+	if (is < 0)
+		return err_set(err, access(path, F_OK) == 0 ? EXIT_RUNTIME : EXIT_RUNTIME,
+			       "%s: cannot read", path);
+	if (is == 0)
+		return err_set(err, EXIT_BADDATA, "%s: not an HDF5 file", path);
+	*file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	if (*file < 0)
+		return err_set(err, EXIT_BADDATA, "%s: cannot open as HDF5 (truncated or damaged)", path);
+	return 0;
 }

@@ -26,6 +26,15 @@ int h5_write_attr_string(hid_t loc, const char *name, const char *text);
 /* Reads a string attribute into buf; returns 0, -1 absent, -2 not a string. */
 int h5_attr_string(hid_t loc, const char *name, char *buf, size_t size);
 
+/* Whether path is an HDF5 file whose root attribute "format" is format:
+ * how tools tell a complete output of theirs (outputs are atomic). */
+int h5_file_has_format(const char *path, const char *format);
+
+/* Opens path read-only; errors say "not an HDF5 file" or "cannot open as
+ * HDF5 (truncated or damaged)" (3), or that it cannot be read (1). */
+struct arepo_err;
+int h5_open_checked(const char *path, hid_t *file, struct arepo_err *err);
+
 /* Rank and dimensions (up to 4) of the dataset at path under loc.
  * Returns 0, or -1 if there is no dataset there. */
 int h5_dataset_dims(hid_t loc, const char *path, int *rank, hsize_t dims[4]);

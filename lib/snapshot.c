@@ -78,14 +78,7 @@ static int find_piece_zero(const char *dir, char *base, size_t basesize, char *e
 
 static int open_hdf5(const char *path, hid_t *file, struct arepo_err *err)
 {
-	htri_t is = H5Fis_hdf5(path);
-	if (is == 0)
-		return err_set(err, EXIT_BADDATA, "%s: not an HDF5 file", path);
-	*file = is > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-	if (*file < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot open as HDF5 (truncated or damaged)",
-			       path);
-	return 0;
+	return h5_open_checked(path, file, err);
 }
 
 static int read_header(hid_t file, const char *path, struct snap_header *h, int64_t this_file[6],

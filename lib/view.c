@@ -264,18 +264,11 @@ static int read_matrix(hid_t file, const char *path, const char *name, int cols,
 int view_read(const char *path, struct view *v, struct arepo_err *err)
 {
 	memset(v, 0, sizeof *v);
-	h5_quiet();
-	htri_t is = H5Fis_hdf5(path);
-	if (is < 0)
-		return err_set(err, EXIT_RUNTIME, "%s: cannot read", path);
-	if (is == 0)
-		return err_set(err, EXIT_BADDATA, "%s: not an HDF5 file", path);
-	hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	if (file < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot open as HDF5 (truncated or damaged)",
-			       path);
+	hid_t file;
+	int rc = h5_open_checked(path, &file, err);
+	if (rc)
+		return rc;
 	char format[64] = "";
-	int rc = 0;
 	if (h5_attr_string(file, "format", format, sizeof format) != 0 ||
 	    strcmp(format, VIEW_FORMAT) != 0) {
 		rc = err_set(err, EXIT_BADDATA, "%s: not a view file (format is \"%s\", expected \"%s\")",

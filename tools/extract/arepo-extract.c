@@ -103,19 +103,6 @@ static int mkdirs(const char *path, struct arepo_err *err)
 	return 0;
 }
 
-static int is_view_file(const char *path)
-{
-	if (access(path, F_OK) != 0 || H5Fis_hdf5(path) <= 0)
-		return 0;
-	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	if (f < 0)
-		return 0;
-	char format[64] = "";
-	h5_attr_string(f, "format", format, sizeof format);
-	H5Fclose(f);
-	return strcmp(format, VIEW_FORMAT) == 0;
-}
-
 /* Appends this round's cells of one view to its file, in chunk order: the
  * pieces of the ranks' chunks are gathered, in rank order (chunk t*n + r is
  * rank r's), to the writer, which appends them. */
@@ -209,7 +196,7 @@ static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_confi
 	for (int64_t k = 0; k < points; k++) {
 		char vpath[PATH_MAX + 64];
 		snprintf(vpath, sizeof vpath, "%s/view_%lld.h5", dir, (long long)k);
-		if (!o->force && is_view_file(vpath))
+		if (!o->force && h5_file_has_format(vpath, VIEW_FORMAT))
 			tot->views_skipped += me == 0;
 		else
 			todo[ntodo++] = k;

@@ -59,22 +59,6 @@ struct remote_file {
 	unsigned long long size;
 };
 
-static unsigned long long parse_bytes(const char *text)
-{
-	char *end;
-	double v = strtod(text, &end);
-	double unit = 1;
-	switch (*end) {
-	case 'K': case 'k': unit = 1024.0; end++; break;
-	case 'M': case 'm': unit = 1024.0 * 1024; end++; break;
-	case 'G': case 'g': unit = 1024.0 * 1024 * 1024; end++; break;
-	case 'T': case 't': unit = 1024.0 * 1024 * 1024 * 1024; end++; break;
-	}
-	if (end == text || *end || !(v > 0))
-		cli_usage_error("--max-cache %s: expected a size such as 100G", text);
-	return (unsigned long long)(v * unit);
-}
-
 static const char *base_of(const char *path, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s", path);
@@ -406,7 +390,7 @@ int main(int argc, char **argv)
 			f.verify = 1;
 			break;
 		case OPT_ACCEPT_NEW: f.r.accept_new = 1; break;
-		case OPT_MAX_CACHE: f.max_cache = parse_bytes(optarg); break;
+		case OPT_MAX_CACHE: f.max_cache = cli_parse_size("--max-cache", optarg); break;
 		case OPT_WAIT: f.wait = 1; break;
 		case OPT_EVICT: evict = 1; break;
 		case '0': f.null = 1; break;

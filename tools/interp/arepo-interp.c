@@ -43,23 +43,6 @@ static const char usage[] =
 enum { OPT_MAX_MEMORY = CLI_OPT_FIRST_TOOL, OPT_BACKEND, OPT_MAX_DISTANCE, OPT_RADIUS_FACTOR,
        OPT_FILL, OPT_PROGRESS, OPT_STATS, OPT_FORCE };
 
-static size_t parse_size(const char *text)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(text, &end);
-	double unit = 1;
-	if (*end == 'K' || *end == 'k')
-		unit = 1024, end++;
-	else if (*end == 'M' || *end == 'm')
-		unit = 1024 * 1024, end++;
-	else if (*end == 'G' || *end == 'g')
-		unit = 1024.0 * 1024 * 1024, end++;
-	if (errno || end == text || *end || !(v > 0) || v * unit > 1e18)
-		cli_usage_error("--max-memory %s: expected a size such as 512M", text);
-	return (size_t)(v * unit);
-}
-
 static double parse_positive(const char *option, const char *text)
 {
 	char *end;
@@ -68,21 +51,6 @@ static double parse_positive(const char *option, const char *text)
 	if (errno || end == text || *end || !(v > 0) || !isfinite(v))
 		cli_usage_error("%s %s: expected a positive number", option, text);
 	return v;
-}
-
-/* An existing output counts as done only if it is a tensor file. */
-static int is_tensor_file(const char *path)
-{
-	h5_quiet();
-	if (H5Fis_hdf5(path) <= 0)
-		return 0;
-	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	if (f < 0)
-		return 0;
-	char format[64] = "";
-	h5_attr_string(f, "format", format, sizeof format);
-	H5Fclose(f);
-	return strcmp(format, TENSOR_FORMAT) == 0;
 }
 
 int main(int argc, char **argv)
@@ -119,7 +87,7 @@ int main(int argc, char **argv)
 			opt.threads = (int)n;
 			break;
 		}
-		case OPT_MAX_MEMORY: opt.max_memory = parse_size(optarg); break;
+		case OPT_MAX_MEMORY: opt.max_memory = (size_t)cli_parse_size("--max-memory", optarg); break;
 		case OPT_BACKEND:
 			if (strcmp(optarg, "cpu") == 0)
 				opt.backend = INTERP_CPU;
@@ -148,7 +116,7 @@ int main(int argc, char **argv)
 	const char *view_path = argv[optind], *tensor_path = argv[optind + 1];
 
 	if (!force && access(tensor_path, F_OK) == 0) {
-		if (is_tensor_file(tensor_path)) {
+		if (h5_file_has_format(tensor_path, TENSOR_FORMAT)) {
 			log_info("%s exists; not rewritten (use --force)", tensor_path);
 			return EXIT_OK;
 		}
