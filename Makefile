@@ -27,7 +27,8 @@ MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-
 
 ALL_CFLAGS := $(STD) $(WARNINGS) $(CFLAGS) -Ilib $(HDF5_CFLAGS) \
               -DAREPO_VERSION='"$(VERSION)"' -DAREPO_WITH_CUDA=$(CUDA)
-LDLIBS     := $(HDF5_LIBS) $(JSON_LIBS) -lm -lpthread
+PNG_LIBS    := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
+LDLIBS     := $(HDF5_LIBS) $(JSON_LIBS) $(PNG_LIBS) -lm -lpthread
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=build/%.o)

@@ -241,6 +241,32 @@ static int assign_seed(struct arepo_config *cfg, const json_t *v, const char *or
 	return 0;
 }
 
+static int load_root(struct arepo_config *cfg, json_t *root, const char *origin,
+		     struct arepo_err *err)
+{
+	if (!json_is_object(root))
+		return err_set(err, EXIT_USAGE, "%s: the configuration must be a JSON object", origin);
+	int rc;
+	json_t *seed = json_object_get(root, "seed");
+	if (seed && (rc = assign_seed(cfg, seed, origin, err)))
+		return rc;
+	for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
+		json_t *obj = json_object_get(root, sections[s]);
+		if (!obj)
+			continue;
+		if (!json_is_object(obj))
+			return err_set(err, EXIT_USAGE, "%s: %s must be an object", origin, sections[s]);
+		const char *name;
+		json_t *value;
+		json_object_foreach(obj, name, value) {
+			const struct key_spec *k = find_key(sections[s], name);
+			if (k && (rc = assign(cfg, k, value, origin, err)))
+				return rc;
+		}
+	}
+	return 0;
+}
+
 int config_load_file(struct arepo_config *cfg, const char *path, struct arepo_err *err)
 {
 	json_error_t jerr;
@@ -251,31 +277,20 @@ int config_load_file(struct arepo_config *cfg, const char *path, struct arepo_er
 		return err_set(err, EXIT_USAGE, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
 			       jerr.column, jerr.text);
 	}
-	int rc = 0;
-	if (!json_is_object(root)) {
-		rc = err_set(err, EXIT_USAGE, "%s: the configuration must be a JSON object", path);
-		goto out;
-	}
-	json_t *seed = json_object_get(root, "seed");
-	if (seed && (rc = assign_seed(cfg, seed, path, err)))
-		goto out;
-	for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
-		json_t *obj = json_object_get(root, sections[s]);
-		if (!obj)
-			continue;
-		if (!json_is_object(obj)) {
-			rc = err_set(err, EXIT_USAGE, "%s: %s must be an object", path, sections[s]);
-			goto out;
-		}
-		const char *name;
-		json_t *value;
-		json_object_foreach(obj, name, value) {
-			const struct key_spec *k = find_key(sections[s], name);
-			if (k && (rc = assign(cfg, k, value, path, err)))
-				goto out;
-		}
-	}
-out:
+	int rc = load_root(cfg, root, path, err);
+	json_decref(root);
+	return rc;
+}
+
+int config_load_text(struct arepo_config *cfg, const char *text, const char *origin,
+		     struct arepo_err *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(text ? text : "", JSON_DECODE_ANY, &jerr);
+	if (!root)
+		return err_set(err, EXIT_BADDATA, "%s: configuration is not valid JSON: %s", origin,
+			       jerr.text);
+	int rc = load_root(cfg, root, origin, err);
 	json_decref(root);
 	return rc;
 }

@@ -83,6 +83,9 @@ void config_defaults(struct arepo_config *cfg);
 /* Reads FILE over cfg: keys it names replace cfg's values, unknown sections
  * and keys are ignored, a known key of the wrong type is an error. */
 int config_load_file(struct arepo_config *cfg, const char *path, struct arepo_err *err);
+/* The same from a JSON text (the configuration an output file records). */
+int config_load_text(struct arepo_config *cfg, const char *text, const char *origin,
+		     struct arepo_err *err);
 /* Applies one "section.key=value" (or "seed=value"); value is JSON, or a
  * bare word taken as a string. Unknown keys are errors here. */
 int config_set(struct arepo_config *cfg, const char *assignment, struct arepo_err *err);
