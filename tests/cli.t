@@ -6,7 +6,7 @@
 cd "$SCRATCH" || exit 1
 arepo-mksnap -n 1000 snap.hdf5 >/dev/null
 
-for tool in arepo-mksnap arepo-info arepo-interp arepo-extract arepo-merge arepo-normalize arepo-list arepo-fetch arepo-config arepo-submit arepo-status; do
+for tool in arepo-mksnap arepo-info arepo-interp arepo-extract arepo-merge arepo-normalize arepo-list arepo-fetch arepo-config arepo-submit arepo-status arepo-preview; do
 	run_status "$tool" --help
 	is "$status" 0 "$tool --help exits 0"
 	like "$out" "^Usage: $tool " "$tool --help starts with its usage"
