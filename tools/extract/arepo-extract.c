@@ -293,6 +293,15 @@ static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_confi
 
 int main(int argc, char **argv)
 {
+	/* --help and --version need no MPI (and must work where MPI cannot start). */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--version") == 0) {
+			struct cli_common cli;
+			cli_init(&cli, argv[0], usage);
+			cli_common_option(&cli, argv[i][2] == 'v' ? CLI_OPT_VERSION : 'h', NULL);
+		}
+	}
 	MPI_Init(&argc, &argv);
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
