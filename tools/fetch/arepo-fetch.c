@@ -44,8 +44,7 @@ static const char usage[] =
 	"Exit status: 0 done, 1 transfer, remote or I/O failure, 2 usage, 3 bad\n"
 	"snapshot. See arepo-fetch(1).\n";
 
-enum { OPT_SSH_OPTION = CLI_OPT_FIRST_TOOL, OPT_TIMEOUT, OPT_RETRIES, OPT_VERIFY, OPT_ACCEPT_NEW,
-       OPT_MAX_CACHE, OPT_WAIT, OPT_EVICT };
+enum { OPT_RETRIES = CLI_OPT_FIRST_TOOL, OPT_VERIFY, OPT_MAX_CACHE, OPT_WAIT, OPT_EVICT };
 
 struct fetch {
 	struct remote r;
@@ -347,18 +346,12 @@ int main(int argc, char **argv)
 	struct cli_common cli;
 	cli_init(&cli, argv[0], usage);
 	struct fetch f = { .retries = 3 };
-	const char *options[32];
 	int evict = 0;
 	static const struct option longopts[] = {
 		{ "cache", required_argument, NULL, 'c' },
-		{ "remote", required_argument, NULL, 'r' },
-		{ "ssh-key", required_argument, NULL, 'i' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "ssh-option", required_argument, NULL, OPT_SSH_OPTION },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		REMOTE_LONG_OPTIONS,
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "verify", required_argument, NULL, OPT_VERIFY },
-		{ "accept-new-host-key", no_argument, NULL, OPT_ACCEPT_NEW },
 		{ "max-cache", required_argument, NULL, OPT_MAX_CACHE },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ "evict", no_argument, NULL, OPT_EVICT },
@@ -370,26 +363,16 @@ int main(int argc, char **argv)
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "c:r:i:p:0h", longopts, NULL)) != -1) {
-		if (cli_common_option(&cli, opt, optarg))
+		if (cli_common_option(&cli, opt, optarg) || remote_option(&f.r, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'c': f.cache = optarg; break;
-		case 'r': f.r.host = optarg; break;
-		case 'i': f.r.key = optarg; break;
-		case 'p': f.r.port = (int)cli_parse_count("--port", optarg); break;
-		case OPT_SSH_OPTION:
-			if (f.r.noptions == 32)
-				cli_usage_error("too many --ssh-option");
-			options[f.r.noptions++] = optarg;
-			break;
-		case OPT_TIMEOUT: f.r.timeout = (int)cli_parse_count("--timeout", optarg); break;
 		case OPT_RETRIES: f.retries = (int)cli_parse_count("--retries", optarg); break;
 		case OPT_VERIFY:
 			if (strcmp(optarg, "sha256") != 0)
 				cli_usage_error("--verify %s: only sha256 is known", optarg);
 			f.verify = 1;
 			break;
-		case OPT_ACCEPT_NEW: f.r.accept_new = 1; break;
 		case OPT_MAX_CACHE: f.max_cache = cli_parse_size("--max-cache", optarg); break;
 		case OPT_WAIT: f.wait = 1; break;
 		case OPT_EVICT: evict = 1; break;
@@ -397,7 +380,6 @@ int main(int argc, char **argv)
 		default: cli_usage_error(NULL);
 		}
 	}
-	f.r.options = options;
 	if (!f.cache)
 		cli_usage_error("--cache DIR is required");
 	if (optind == argc)

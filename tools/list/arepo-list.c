@@ -35,8 +35,7 @@ static const char usage[] =
 	"Exit status: 0 done, 1 remote or I/O failure, 2 usage, 3 no snapshot (in\n"
 	"range). See arepo-list(1).\n";
 
-enum { OPT_SSH_OPTION = CLI_OPT_FIRST_TOOL, OPT_TIMEOUT, OPT_ACCEPT_NEW, OPT_MIN, OPT_MAX,
-       OPT_TOTAL };
+enum { OPT_MIN = CLI_OPT_FIRST_TOOL, OPT_MAX, OPT_TOTAL };
 
 struct entry {
 	char *name;
@@ -82,16 +81,10 @@ int main(int argc, char **argv)
 	struct cli_common cli;
 	cli_init(&cli, argv[0], usage);
 	struct remote r = { 0 };
-	const char *options[32];
 	long long min = 0, max = 0, total = 0;
 	int have_min = 0, have_max = 0, have_total = 0, null = 0;
 	static const struct option longopts[] = {
-		{ "remote", required_argument, NULL, 'r' },
-		{ "ssh-key", required_argument, NULL, 'i' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "ssh-option", required_argument, NULL, OPT_SSH_OPTION },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "accept-new-host-key", no_argument, NULL, OPT_ACCEPT_NEW },
+		REMOTE_LONG_OPTIONS,
 		{ "min-index", required_argument, NULL, OPT_MIN },
 		{ "max-index", required_argument, NULL, OPT_MAX },
 		{ "total", required_argument, NULL, OPT_TOTAL },
@@ -101,19 +94,9 @@ int main(int argc, char **argv)
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "r:i:p:0h", longopts, NULL)) != -1) {
-		if (cli_common_option(&cli, opt, optarg))
+		if (cli_common_option(&cli, opt, optarg) || remote_option(&r, opt, optarg))
 			continue;
 		switch (opt) {
-		case 'r': r.host = optarg; break;
-		case 'i': r.key = optarg; break;
-		case 'p': r.port = (int)cli_parse_count("--port", optarg); break;
-		case OPT_SSH_OPTION:
-			if (r.noptions == 32)
-				cli_usage_error("too many --ssh-option");
-			options[r.noptions++] = optarg;
-			break;
-		case OPT_TIMEOUT: r.timeout = (int)cli_parse_count("--timeout", optarg); break;
-		case OPT_ACCEPT_NEW: r.accept_new = 1; break;
 		case OPT_MIN: min = cli_parse_count("--min-index", optarg); have_min = 1; break;
 		case OPT_MAX: max = cli_parse_count("--max-index", optarg); have_max = 1; break;
 		case OPT_TOTAL:
@@ -126,7 +109,6 @@ int main(int argc, char **argv)
 		default: cli_usage_error(NULL);
 		}
 	}
-	r.options = options;
 	if (optind != argc - 1)
 		cli_usage_error(optind == argc ? "missing DIR" : "too many operands");
 	const char *dir = argv[optind];
