@@ -32,7 +32,7 @@ REMOTE := $(if $(findstring :,$(SOURCE)),$(firstword $(subst :, ,$(SOURCE))))
 SOURCE_DIR := $(if $(REMOTE),$(patsubst $(REMOTE):%,%,$(SOURCE)),$(SOURCE))
 REMOTE_OPTIONS := $(if $(REMOTE),--remote $(REMOTE) $(SSH_OPTIONS))
 MPIRUN := $(if $(filter-out 1,$(MPI_RANKS)),mpirun -n $(MPI_RANKS))
-# No CUDA backend yet: auto and cpu both mean the CPU.
+# No CUDA backend yet: auto and cpu both mean the CPU (quietly).
 BACKEND := $(if $(filter cuda,$(INTERP_BACKEND)),$(error INTERP_BACKEND=cuda: this build has no CUDA backend yet),cpu)
 
 .PHONY: all list clean-cache

@@ -126,6 +126,13 @@ run_status arepo-interp uniform-1.h5 no/such/dir/out.t
 is "$status" 1 "an unwritable output: exit 1"
 ls -A no 2>/dev/null | grep -q . && leftover=yes || leftover=no
 is "$leftover" no "and nothing is left behind"
+run_status arepo-interp --backend cuda uniform-1.h5 cuda.t
+is "$status" 1 "--backend cuda without a CUDA backend: exit 1"
+like "$err" "this build has no CUDA backend" "saying so in one line"
+run_status arepo-interp --backend auto uniform-1.h5 auto.t
+is "$status" 0 "--backend auto falls back to the CPU"
+like "$err" "note: .*using the CPU" "with a note"
+ok "the same tensor as the CPU's" same_tensor auto.t uniform-1.j1.h5
 run_status arepo-interp --threads 0 uniform-1.h5 x.t
 is "$status" 2 "--threads 0: usage error"
 

@@ -22,8 +22,9 @@ static const char usage[] =
 	"  -j, --threads N        threads (default: every CPU this process may use)\n"
 	"      --max-memory SIZE  bytes for the index and the r-slabs in flight, with\n"
 	"                         an optional K, M or G suffix (default 256M)\n"
-	"      --backend NAME     cpu (default: k-d tree) or brute (every cell for\n"
-	"                         every point; the reference, slow)\n"
+	"      --backend NAME     cpu (default: k-d tree), brute (every cell for\n"
+	"                         every point; the reference, slow), auto (CUDA when\n"
+	"                         a GPU is usable, else the CPU with a note) or cuda\n"
 	"      --max-distance PC  grid points whose nearest cell is farther than PC\n"
 	"                         parsec get the fill value (default: no limit)\n"
 	"      --radius-factor F  grid points farther than F times their nearest\n"
@@ -93,8 +94,13 @@ int main(int argc, char **argv)
 				opt.backend = INTERP_CPU;
 			else if (strcmp(optarg, "brute") == 0)
 				opt.backend = INTERP_BRUTE;
+			else if (strcmp(optarg, "auto") == 0)
+				/* No CUDA backend exists yet: auto is the CPU. */
+				log_warn("note: this build has no CUDA backend; using the CPU");
+			else if (strcmp(optarg, "cuda") == 0)
+				die(EXIT_RUNTIME, "--backend cuda: this build has no CUDA backend");
 			else
-				cli_usage_error("--backend %s: expected cpu or brute", optarg);
+				cli_usage_error("--backend %s: expected cpu, brute, auto or cuda", optarg);
 			break;
 		case OPT_MAX_DISTANCE: max_distance_pc = parse_positive("--max-distance", optarg); break;
 		case OPT_RADIUS_FACTOR: opt.radius_factor = parse_positive("--radius-factor", optarg); break;
