@@ -480,10 +480,10 @@ void snap_raw_free(struct snap_raw *raw)
 	memset(raw, 0, sizeof *raw);
 }
 
-/* Reads rows [offset, offset + count) of a (N) or (N, cols) dataset as
- * doubles into scratch. */
-static int read_rows(const struct snapshot *snap, const char *name, const struct snap_chunk *c,
-		     int cols, double *scratch, struct arepo_err *err)
+/* Reads rows [offset, offset + count) of a (N) or (N, cols) dataset,
+ * converted to memtype, into buf. */
+static int read_hyperslab(const struct snapshot *snap, const char *name, const struct snap_chunk *c,
+			  int cols, hid_t memtype, void *buf, struct arepo_err *err)
 {
 	char full[128];
 	snprintf(full, sizeof full, GAS "/%s", name);
@@ -496,7 +496,7 @@ static int read_rows(const struct snapshot *snap, const char *name, const struct
 	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
 	hsize_t mcount = c->count * (hsize_t)cols;
 	hid_t mspace = H5Screate_simple(1, &mcount, NULL);
-	herr_t status = H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, scratch);
+	herr_t status = H5Dread(dset, memtype, mspace, fspace, H5P_DEFAULT, buf);
 	H5Sclose(mspace);
 	H5Sclose(fspace);
 	H5Dclose(dset);
@@ -505,6 +505,12 @@ static int read_rows(const struct snapshot *snap, const char *name, const struct
 			       "damaged file?)", path, full, (unsigned long long)c->offset,
 			       (unsigned long long)(c->offset + c->count - 1));
 	return 0;
+}
+
+static int read_rows(const struct snapshot *snap, const char *name, const struct snap_chunk *c,
+		     int cols, double *scratch, struct arepo_err *err)
+{
+	return read_hyperslab(snap, name, c, cols, H5T_NATIVE_DOUBLE, scratch, err);
 }
 
 /* Reads a float column set as float32: directly when stored as float32,
@@ -520,29 +526,15 @@ static int read_floats(const struct snapshot *snap, const char *name, const stru
 	hid_t type = H5Dget_type(dset);
 	int single = H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == 4;
 	H5Tclose(type);
-	if (!single) {
-		H5Dclose(dset);
-		int rc = read_rows(snap, name, c, cols, scratch, err);
-		if (rc)
-			return rc;
-		size_t n = (size_t)c->count * (size_t)cols;
-		for (size_t i = 0; i < n; i++)
-			out[i] = (float)scratch[i];
-		return 0;
-	}
-	hid_t fspace = H5Dget_space(dset);
-	hsize_t start[2] = { c->offset, 0 }, count[2] = { c->count, (hsize_t)cols };
-	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-	hsize_t mcount = c->count * (hsize_t)cols;
-	hid_t mspace = H5Screate_simple(1, &mcount, NULL);
-	herr_t status = H5Dread(dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, out);
-	H5Sclose(mspace);
-	H5Sclose(fspace);
 	H5Dclose(dset);
-	if (status < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot read %s cells %llu..%llu (truncated or "
-			       "damaged file?)", snap->pieces[c->piece].path, full,
-			       (unsigned long long)c->offset, (unsigned long long)(c->offset + c->count - 1));
+	if (single)
+		return read_hyperslab(snap, name, c, cols, H5T_NATIVE_FLOAT, out, err);
+	int rc = read_rows(snap, name, c, cols, scratch, err);
+	if (rc)
+		return rc;
+	size_t n = (size_t)c->count * (size_t)cols;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (float)scratch[i];
 	return 0;
 }
 
