@@ -291,13 +291,6 @@ void dataset_shuffle(struct dataset *ds)
 	}
 }
 
-static hid_t untimed_dcpl(void)
-{
-	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-	H5Pset_obj_track_times(dcpl, 0);
-	return dcpl;
-}
-
 int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *err)
 {
 	char path[PATH_MAX + 32];
@@ -329,7 +322,7 @@ int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *e
 	hsize_t dim = ds->n;
 	hid_t space = H5Screate_simple(1, &dim, NULL);
 	hid_t type = catalog_type();
-	hid_t dcpl = untimed_dcpl();
+	hid_t dcpl = h5_untimed_plist(H5P_DATASET_CREATE);
 	hid_t cat = H5Dcreate2(file, "catalog", type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 	bad |= cat < 0 || (ds->n && H5Dwrite(cat, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->entries) < 0);
 	hid_t shuf = H5Dcreate2(file, "shuffle", H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
@@ -350,7 +343,7 @@ int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *e
 				     (hsize_t)e0->lat_steps };
 		hid_t vspace = H5Screate_simple(5, vdims, NULL);
 		hid_t sspace = H5Screate_simple(4, vdims + 1, NULL);
-		hid_t vdcpl = untimed_dcpl();
+		hid_t vdcpl = h5_untimed_plist(H5P_DATASET_CREATE);
 		float fill = 0;
 		H5Pset_fill_value(vdcpl, H5T_NATIVE_FLOAT, &fill);
 		for (size_t i = 0; i < ds->n && !bad; i++) {

@@ -174,3 +174,10 @@ int h5_open_checked(const char *path, hid_t *file, struct arepo_err *err)
 		return err_set(err, EXIT_BADDATA, "%s: cannot open as HDF5 (truncated or damaged)", path);
 	return 0;
 }
+
+hid_t h5_untimed_plist(hid_t class_id)
+{
+	hid_t plist = H5Pcreate(class_id);
+	H5Pset_obj_track_times(plist, 0);
+	return plist;
+}

@@ -35,6 +35,10 @@ int h5_file_has_format(const char *path, const char *format);
 struct arepo_err;
 int h5_open_checked(const char *path, hid_t *file, struct arepo_err *err);
 
+/* A creation property list (dataset or group) that records no modification
+ * times, so that the same content gives the same bytes. The caller closes it. */
+hid_t h5_untimed_plist(hid_t class_id);
+
 /* Rank and dimensions (up to 4) of the dataset at path under loc.
  * Returns 0, or -1 if there is no dataset there. */
 int h5_dataset_dims(hid_t loc, const char *path, int *rank, hsize_t dims[4]);

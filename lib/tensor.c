@@ -30,9 +30,8 @@ int tensor_create(struct tensor_writer *w, const char *path, const struct view_m
 			    (hsize_t)g->lat_steps };
 	hsize_t chunk[4] = { VIEW_CHANNELS, 1, (hsize_t)g->lon_steps, (hsize_t)g->lat_steps };
 	hid_t space = H5Screate_simple(4, dims, NULL);
-	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	hid_t dcpl = h5_untimed_plist(H5P_DATASET_CREATE);
 	H5Pset_chunk(dcpl, 4, chunk);
-	H5Pset_obj_track_times(dcpl, 0);
 	w->dset = H5Dcreate2(w->file, "physical", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 	H5Pclose(dcpl);
 	H5Sclose(space);

@@ -115,9 +115,8 @@ static hid_t create_extendible(hid_t file, const char *name, int cols)
 	hsize_t chunk[2] = { VIEW_CHUNK_ROWS, (hsize_t)cols };
 	int rank = cols > 1 ? 2 : 1;
 	hid_t space = H5Screate_simple(rank, dims, maxdims);
-	hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+	hid_t dcpl = h5_untimed_plist(H5P_DATASET_CREATE);
 	H5Pset_chunk(dcpl, rank, chunk);
-	H5Pset_obj_track_times(dcpl, 0);
 	hid_t dset = H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 	H5Pclose(dcpl);
 	H5Sclose(space);

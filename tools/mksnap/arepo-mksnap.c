@@ -133,19 +133,11 @@ static void make_cell(const struct options *o, const struct arepo_config *cfg,
 	b->ids[j] = i + 1;
 }
 
-/* Without modification times, the same options give the same bytes. */
-static hid_t untimed(hid_t class_id)
-{
-	hid_t plist = H5Pcreate(class_id);
-	H5Pset_obj_track_times(plist, 0);
-	return plist;
-}
-
 static hid_t create_dataset(hid_t group, const char *name, hid_t type, uint64_t n, int cols)
 {
 	hsize_t dims[2] = { n, (hsize_t)cols };
 	hid_t space = H5Screate_simple(cols > 1 ? 2 : 1, dims, NULL);
-	hid_t dcpl = untimed(H5P_DATASET_CREATE);
+	hid_t dcpl = h5_untimed_plist(H5P_DATASET_CREATE);
 	hid_t dset = H5Dcreate2(group, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 	H5Pclose(dcpl);
 	H5Sclose(space);
@@ -154,7 +146,7 @@ static hid_t create_dataset(hid_t group, const char *name, hid_t type, uint64_t 
 
 static hid_t create_group(hid_t file, const char *name)
 {
-	hid_t gcpl = untimed(H5P_GROUP_CREATE);
+	hid_t gcpl = h5_untimed_plist(H5P_GROUP_CREATE);
 	hid_t group = H5Gcreate2(file, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
 	H5Pclose(gcpl);
 	return group;
