@@ -15,12 +15,17 @@ enum {
 	CLI_OPT_FIRST_TOOL /* a tool numbers its own long-only options from here */
 };
 
-#define CLI_COMMON_OPTIONS                                          \
-	{ "config", required_argument, NULL, CLI_OPT_CONFIG },       \
-	{ "set", required_argument, NULL, CLI_OPT_SET },             \
+/* --log-level, --help and --version: every tool. */
+#define CLI_BASIC_OPTIONS                                           \
 	{ "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL }, \
 	{ "help", no_argument, NULL, 'h' },                          \
 	{ "version", no_argument, NULL, CLI_OPT_VERSION }
+
+/* And --config, --set: the tools that read the configuration. */
+#define CLI_COMMON_OPTIONS                                    \
+	{ "config", required_argument, NULL, CLI_OPT_CONFIG }, \
+	{ "set", required_argument, NULL, CLI_OPT_SET },       \
+	CLI_BASIC_OPTIONS
 
 #define CLI_COMMON_HELP                                                         \
 	"  --config FILE          configuration (IRIS hyper.json keys)\n"        \

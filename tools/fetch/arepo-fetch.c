@@ -356,9 +356,7 @@ int main(int argc, char **argv)
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ "evict", no_argument, NULL, OPT_EVICT },
 		{ "null", no_argument, NULL, '0' },
-		{ "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, CLI_OPT_VERSION },
+		CLI_BASIC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;

@@ -71,9 +71,7 @@ int main(int argc, char **argv)
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, CLI_OPT_VERSION },
+		CLI_BASIC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int o;

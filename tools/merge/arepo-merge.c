@@ -163,9 +163,7 @@ int main(int argc, char **argv)
 		{ "skip-existing", no_argument, NULL, OPT_SKIP },
 		{ "units-from", required_argument, NULL, OPT_UNITS_FROM },
 		{ "export-iris", required_argument, NULL, OPT_EXPORT },
-		{ "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, CLI_OPT_VERSION },
+		CLI_BASIC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;

@@ -168,9 +168,7 @@ int main(int argc, char **argv)
 		{ "units-from", required_argument, NULL, OPT_UNITS_FROM },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "stats", no_argument, NULL, OPT_STATS },
-		{ "log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, CLI_OPT_VERSION },
+		CLI_BASIC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
