@@ -127,8 +127,10 @@ static int draw(struct image *ims, int n, int columns, const struct style *st, c
 		}
 	}
 	int largest = 1;
-	for (int i = 0; i < n; i++)
-		largest = ims[i].w > largest ? ims[i].w : ims[i].h > largest ? ims[i].h : largest;
+	for (int i = 0; i < n; i++) {
+		largest = ims[i].w > largest ? ims[i].w : largest;
+		largest = ims[i].h > largest ? ims[i].h : largest;
+	}
 	int zoom = largest < 256 ? 256 / largest : 1;
 	if (n > 1 && zoom > 2)
 		zoom /= 2;
