@@ -165,8 +165,7 @@ int h5_open_checked(const char *path, hid_t *file, struct arepo_err *err)
 	*file = -1;
 	htri_t is = H5Fis_hdf5(path);
 	if (is < 0)
-		return err_set(err, access(path, F_OK) == 0 ? EXIT_RUNTIME : EXIT_RUNTIME,
-			       "%s: cannot read", path);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot read", path);
 	if (is == 0)
 		return err_set(err, EXIT_BADDATA, "%s: not an HDF5 file", path);
 	*file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -188,10 +188,9 @@ int main(int argc, char **argv)
 
 	struct arepo_err err = { 0 };
 	struct dataset ds = { 0 };
-	int existing = is_directory(out) && access(out, F_OK) == 0;
 	char probe[PATH_MAX + 32];
 	snprintf(probe, sizeof probe, "%s/" DATASET_FILE, out);
-	existing = access(probe, F_OK) == 0;
+	int existing = access(probe, F_OK) == 0;
 	if (existing && dataset_read(out, &ds, &err))
 		die_err(&err);
 
@@ -350,8 +349,6 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			unlink(in[i].source);
 		for (int a = 0; a < ninputs; a++) {
-			if (in && sub[a].n == 0 && !is_directory(argv[optind + a]))
-				continue;
 			if (!is_directory(argv[optind + a]))
 				continue;
 			char p[PATH_MAX + 32];
