@@ -244,3 +244,24 @@ int cells_append_chunk(const struct cell_units *u, const struct snap_raw *raw, s
 	out->n += raw->n;
 	return 0;
 }
+
+int cells_load(struct snapshot *snap, const struct cell_units *u, unsigned fields,
+	       uint64_t max_cells, struct cells *out, struct arepo_err *err)
+{
+	struct snap_chunk *chunks;
+	size_t nchunks;
+	uint64_t per_chunk = max_cells ? max_cells : snap_chunk_cells(snap, fields, 0);
+	int rc = snap_plan_chunks(snap, per_chunk, &chunks, &nchunks, err);
+	if (rc)
+		return rc;
+	struct snap_raw raw = { 0 };
+	for (size_t c = 0; c < nchunks && !rc; c++) {
+		if ((rc = snap_read_chunk(snap, &chunks[c], fields, &raw, err)))
+			break;
+		if (cells_append_chunk(u, &raw, out))
+			rc = err_set(err, EXIT_RUNTIME, "%s: out of memory for the snapshot's cells", snap->path);
+	}
+	free(chunks);
+	snap_raw_free(&raw);
+	return rc;
+}

@@ -78,6 +78,12 @@ void cell_convert(const struct cell_units *u, const struct snap_raw *raw, uint64
 /* Converts a whole chunk, appending to out. Returns 0 or -1 (memory). */
 int cells_append_chunk(const struct cell_units *u, const struct snap_raw *raw, struct cells *out);
 
+/* Reads every cell of a snapshot, chunk by chunk (max_cells a chunk; 0 for
+ * the default), converted with u, appended to out. For tools that need the
+ * whole snapshot in memory; the others go chunk by chunk themselves. */
+int cells_load(struct snapshot *snap, const struct cell_units *u, unsigned fields,
+	       uint64_t max_cells, struct cells *out, struct arepo_err *err);
+
 /* Kinetic temperature of one cell in K, as a double before rounding;
  * +inf above T_inf. */
 double cell_temperature(const struct cell_units *u, float internal_energy, float x_h2,

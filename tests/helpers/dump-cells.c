@@ -66,18 +66,16 @@ int main(int argc, char **argv)
 	cell_units_init(&units, &snap.header, &cfg, &p);
 
 	unsigned fields = SNAP_FIELDS_VIEW | (with_mass ? SNAP_MASS : 0);
-	struct snap_chunk *chunks;
-	size_t nchunks;
-	uint64_t per_chunk = chunk_cells ? (uint64_t)chunk_cells : snap_chunk_cells(&snap, fields, 0);
-	if (snap_plan_chunks(&snap, per_chunk, &chunks, &nchunks, &err))
-		die_err(&err);
-	struct snap_raw raw = { 0 };
 	struct cells cells = { 0 };
-	for (size_t c = 0; c < nchunks; c++) {
-		if (snap_read_chunk(&snap, &chunks[c], fields, &raw, &err))
+	if (cells_load(&snap, &units, fields, (uint64_t)chunk_cells, &cells, &err))
+		die_err(&err);
+	size_t nchunks = 0;
+	{
+		struct snap_chunk *chunks;
+		uint64_t per_chunk = chunk_cells ? (uint64_t)chunk_cells : snap_chunk_cells(&snap, fields, 0);
+		if (snap_plan_chunks(&snap, per_chunk, &chunks, &nchunks, &err))
 			die_err(&err);
-		if (cells_append_chunk(&units, &raw, &cells))
-			die(EXIT_RUNTIME, "out of memory");
+		free(chunks);
 	}
 	const char *out = argv[optind + 1];
 	write_floats(out, "position", cells.position, 3 * cells.n);
@@ -94,8 +92,6 @@ int main(int argc, char **argv)
 	printf("has_scale=%d\nscale=%.17g\nhas_density=%d\ndensity=%.17g\n", p.has_scale, p.scale,
 	       p.has_density, p.density);
 	printf("has_skew=%d\nskew=%.17g\nskew_angle=%.17g\n", p.has_skew, p.skew, p.skew_angle);
-	free(chunks);
-	snap_raw_free(&raw);
 	cells_free(&cells);
 	snap_close(&snap);
 	return 0;

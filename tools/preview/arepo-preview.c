@@ -342,21 +342,8 @@ static int snapshot_picture(const char *path, const struct arepo_config *cfg, in
 	perturbation_none(&none);
 	struct cell_units units;
 	cell_units_init(&units, &snap.header, cfg, &none);
-	struct snap_chunk *chunks;
-	size_t nchunks;
-	unsigned fields = SNAP_FIELDS_VIEW;
-	if ((rc = snap_plan_chunks(&snap, snap_chunk_cells(&snap, fields, 0), &chunks, &nchunks, err)))
-		return rc;
-	struct snap_raw raw = { 0 };
 	struct cells cells = { 0 };
-	for (size_t c = 0; c < nchunks && !rc; c++) {
-		if ((rc = snap_read_chunk(&snap, &chunks[c], fields, &raw, err)))
-			break;
-		if (cells_append_chunk(&units, &raw, &cells))
-			rc = err_set(err, EXIT_RUNTIME, "out of memory for the snapshot's cells");
-	}
-	free(chunks);
-	snap_raw_free(&raw);
+	rc = cells_load(&snap, &units, SNAP_FIELDS_VIEW, 0, &cells, err);
 	if (rc || cells.n == 0) {
 		cells_free(&cells);
 		snap_close(&snap);
