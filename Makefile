@@ -19,6 +19,19 @@ ifeq ($(CUDA),1)
 ifeq ($(NVCC),)
 $(error CUDA=1 was asked for, but nvcc was not found; set NVCC=/path/to/nvcc or use CUDA=0)
 endif
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(realpath $(NVCC)))
+# Ampere and Hopper machine code, and PTX for later GPUs. No fused
+# multiply-adds and IEEE division and square roots: the kernels must round
+# exactly as the CPU code they share (lib/interp_point.h).
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3 -g
+ALL_NVCCFLAGS := -std=c++17 $(CUDA_ARCH) -fmad=false -prec-div=true -prec-sqrt=true -ftz=false \
+                 -Xcompiler -Wall,-Wextra,-Werror $(NVCCFLAGS) -Ilib \
+                 -DAREPO_VERSION='"$(VERSION)"' -DAREPO_WITH_CUDA=1
+# The runtime linked statically: the tools need only the driver at run time.
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+CU_SRCS   := $(wildcard lib/*.cu)
 endif
 
 # arepo-extract is an MPI program (Open MPI's wrapper knows the flags).
@@ -28,10 +41,10 @@ MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-
 ALL_CFLAGS := $(STD) $(WARNINGS) $(CFLAGS) -Ilib $(HDF5_CFLAGS) \
               -DAREPO_VERSION='"$(VERSION)"' -DAREPO_WITH_CUDA=$(CUDA)
 PNG_LIBS    := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
-LDLIBS     := $(HDF5_LIBS) $(JSON_LIBS) $(PNG_LIBS) -lm -lpthread
+LDLIBS     := $(HDF5_LIBS) $(JSON_LIBS) $(PNG_LIBS) $(CUDA_LIBS) -lm -lpthread
 
 LIB_SRCS := $(wildcard lib/*.c)
-LIB_OBJS := $(LIB_SRCS:%.c=build/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=build/%.o) $(CU_SRCS:%.cu=build/%.o)
 LIB      := build/libarepo.a
 
 TOOLS    := $(notdir $(wildcard tools/*))
@@ -48,7 +61,7 @@ MAN_PAGES := $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7)
 SCRIPT_TOOLS := arepo-submit arepo-status
 SCRIPT_BINS  := $(SCRIPT_TOOLS:%=bin/%)
 
-.PHONY: all test test-unit demo deps install clean config
+.PHONY: all test test-unit test-gpu demo deps install clean config FORCE
 # Keep object files between runs (they are intermediate to make).
 .SECONDARY:
 .SECONDEXPANSION:
@@ -64,16 +77,24 @@ config:
 	@echo "CUDA:    $(CUDA)$(if $(NVCC), ($(NVCC)))"
 	@echo "tools:   $(TOOLS)"
 
-build/%.o: %.c $(wildcard lib/*.h) | $$(@D)/.
+# Rebuilt objects when CUDA is switched (the stamp changes only then).
+build/cuda-switch: FORCE | build/.
+	@echo $(CUDA) | cmp -s - $@ || echo $(CUDA) > $@
+FORCE:
+
+build/%.o: %.c $(wildcard lib/*.h) build/cuda-switch | $$(@D)/.
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/%.o: %.cu $(wildcard lib/*.h) build/cuda-switch | $$(@D)/.
+	$(NVCC) $(ALL_NVCCFLAGS) -c -o $@ $<
 
 .PRECIOUS: %/.
 %/.:
 	@mkdir -p $@
 
-$(LIB): $(LIB_OBJS)
+$(LIB): $(LIB_OBJS) build/cuda-switch
 	rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJS)
 
 tool_objs = $(patsubst %.c,build/%.o,$(wildcard tools/$(1)/*.c))
 
@@ -92,6 +113,10 @@ build/tests/helpers/%: build/tests/helpers/%.o $(LIB)
 # The whole suite: C unit tests and shell integration tests, as TAP under prove.
 test: all $(UNIT_TESTS) $(HELPERS)
 	prove --exec '' $(UNIT_TESTS) $(sort $(wildcard tests/*.t))
+
+# The CUDA backend against the CPU's; reported as skipped where no GPU is usable.
+test-gpu: all $(HELPERS)
+	prove --exec '' $(sort $(wildcard tests/gpu/*.t))
 
 test-unit: $(UNIT_TESTS)
 	prove --exec '' $(UNIT_TESTS)

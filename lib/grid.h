@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "hostdevice.h"
 #include "log.h"
 
 /* A view's geometry, in processing units and radians, after spin
@@ -36,8 +37,8 @@ int grid_init(struct grid *grid, const struct view_geometry *g, struct arepo_err
 void grid_free(struct grid *grid);
 
 /* Position of grid point (i, j, k) = (r, lon, lat). */
-static inline void grid_point(const struct grid *grid, int64_t i, int64_t j, int64_t k,
-			      double out[3])
+HOST_DEVICE static inline void grid_point(const struct grid *grid, int64_t i, int64_t j, int64_t k,
+					  double out[3])
 {
 	float xy = grid->r[i] * grid->cos_lat[k];
 	float z = grid->r[i] * grid->sin_lat[k];

@@ -15,8 +15,12 @@
 #include <unistd.h>
 
 #include "grid.h"
+#include "interp_cuda.h"
+#include "interp_point.h"
 #include "nearest.h"
 #include "tensor.h"
+
+_Static_assert(VIEW_CHANNELS == INTERP_CHANNELS, "one channel count for views and backends");
 
 
 static double now(void)
@@ -40,7 +44,8 @@ struct job {
 	const struct grid *grid;
 	const struct kd_tree *tree;
 	const struct interp_options *opt;
-	double max_d2;          /* +inf: no limit */
+	enum interp_backend backend; /* cpu or brute */
+	struct interp_rules rules;
 	int64_t r0, nr;         /* the slab */
 	float *slab;            /* (nr, 6, lon, lat) */
 	atomic_llong next_line; /* next tile */
@@ -52,22 +57,6 @@ struct worker {
 	uint64_t at_risk, filled;
 	double need; /* max over points of nearest distance minus distance to the box boundary */
 };
-
-/* Distance from p to the box boundary: positive inside, negative outside. */
-static double inside_distance(const struct view_meta *m, const double p[3])
-{
-	double inside = INFINITY, outside2 = 0;
-	for (int d = 0; d < 3; d++) {
-		double below = p[d] - m->box_min[d], above = m->box_max[d] - p[d];
-		if (below < 0)
-			outside2 += below * below;
-		else if (above < 0)
-			outside2 += above * above;
-		else
-			inside = fmin(inside, fmin(below, above));
-	}
-	return outside2 > 0 ? -sqrt(outside2) : inside;
-}
 
 /* Tiles of grid points searched together. For a tile, c is the nearest cell
  * to the centre of the points' bounding box and U the largest distance from
@@ -94,33 +83,20 @@ static void store_point(struct worker *w, int64_t i, int64_t j, int64_t k, const
 			uint32_t best, double d2)
 {
 	const struct job *job = w->job;
-	const struct view *v = job->v;
 	const int64_t nlon = job->grid->g.lon_steps, nlat = job->grid->g.lat_steps;
 	/* The slab is laid out (r, channel, lon, lat): one file chunk per r. */
 	const size_t channel_stride = (size_t)nlon * (size_t)nlat;
 	float *out = job->slab + (size_t)(i - job->r0) * VIEW_CHANNELS * channel_stride +
 		     (size_t)j * (size_t)nlat + (size_t)k;
-	double s = inside_distance(&v->meta, q);
-	if (!(s > 0 && d2 <= s * s)) { /* else certainly inside: no square root needed */
-		double d = sqrt(d2);
-		if (d > s) {
-			w->at_risk++;
-			if (d - s > w->need)
-				w->need = d - s;
-		}
+	double excess = interp_excess(&job->rules, q, d2);
+	if (excess > 0) {
+		w->at_risk++;
+		if (excess > w->need)
+			w->need = excess;
 	}
-	int fill = d2 > job->max_d2 ||
-		   (v->radius && job->opt->radius_factor > 0 &&
-		    sqrt(d2) > job->opt->radius_factor * (double)v->radius[best]);
-	if (fill) {
-		w->filled++;
-		for (int c = 0; c < VIEW_CHANNELS; c++)
-			out[(size_t)c * channel_stride] = job->opt->fill;
-	} else {
-		const float *val = v->value + VIEW_CHANNELS * (size_t)best;
-		for (int c = 0; c < VIEW_CHANNELS; c++)
-			out[(size_t)c * channel_stride] = val[c];
-	}
+	int filled = interp_filled(&job->rules, job->v->radius, best, d2);
+	w->filled += (uint64_t)filled;
+	interp_store(out, channel_stride, job->v->value, best, filled, job->rules.fill);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -140,7 +116,7 @@ static void points_one_by_one(struct worker *w, const struct tile *t, double (*q
 			for (int64_t k = t->k0; k < t->k1; k++, n++) {
 				double d2;
 				uint32_t best;
-				if (job->opt->backend == INTERP_BRUTE) {
+				if (job->backend == INTERP_BRUTE) {
 					best = brute_nearest(v->position, (uint32_t)v->n, q[n][0], q[n][1],
 							     q[n][2], &d2);
 				} else {
@@ -178,7 +154,7 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 						hi[d] = q[n][d] > hi[d] ? q[n][d] : hi[d];
 					}
 				}
-		if (job->opt->backend == INTERP_BRUTE || n == 1) {
+		if (job->backend == INTERP_BRUTE || n == 1) {
 			points_one_by_one(w, &t, q, hint);
 			continue;
 		}
@@ -280,6 +256,127 @@ static void write_zeros(struct tensor_writer *tw, const struct view_geometry *g,
 	}
 }
 
+/* Settles the backend: auto becomes cuda or cpu, cuda opens its device. */
+static int choose_backend(const struct interp_options *opt, struct interp_stats *st,
+			  struct cuda_device *dev, struct arepo_err *err)
+{
+	st->backend = opt->backend;
+	if (opt->backend != INTERP_CUDA && opt->backend != INTERP_AUTO)
+		return 0;
+#if AREPO_WITH_CUDA
+	char why[512];
+	if (cuda_open(opt->device, opt->gpu_lock, dev, why, sizeof why) == 0) {
+		st->backend = INTERP_CUDA;
+		snprintf(st->device, sizeof st->device, "%s", dev->name);
+		return 0;
+	}
+#else
+	(void)dev;
+	const char *why = "this build has no CUDA backend (it was made with CUDA=0 or without nvcc)";
+#endif
+	if (opt->backend == INTERP_CUDA)
+		return err_set(err, EXIT_RUNTIME, "--backend cuda: %s", why);
+	log_warn("%s; using the CPU", why);
+	st->backend = INTERP_CPU;
+	return 0;
+}
+
+static const char *backend_name(enum interp_backend b)
+{
+	return b == INTERP_BRUTE ? "brute" : b == INTERP_CUDA ? "cuda" : "cpu";
+}
+
+/* Where finished slabs go: the tensor file, and the progress line. */
+struct slab_sink {
+	struct tensor_writer *tw;
+	const struct view_geometry *g;
+	const char *source;
+	int progress;
+	struct arepo_err *err;
+};
+
+static int sink_slab(void *ctx, int64_t r0, int64_t nr, const float *slab)
+{
+	struct slab_sink *sink = ctx;
+	int rc = tensor_write_slab(sink->tw, r0, nr, slab, sink->err);
+	if (!rc && sink->progress)
+		fprintf(stderr, "\r%s: %s: %3.0f%%", log_tool_name(), sink->source,
+			100.0 * (double)(r0 + nr) / (double)sink->g->r_steps);
+	return rc;
+}
+
+/* The CPU backends: slab by slab, the threads share the slab's tiles. */
+static int resample_on_cpu(struct job *job, struct interp_stats *st, struct slab_sink *sink,
+			   int64_t slab_r)
+{
+	const struct view_geometry *g = sink->g;
+	int rc = 0;
+	struct worker *workers = calloc((size_t)st->threads, sizeof *workers);
+	if (!workers)
+		return err_set(sink->err, EXIT_RUNTIME, "out of memory");
+	for (int64_t r0 = 0; r0 < g->r_steps && !rc; r0 += slab_r) {
+		job->r0 = r0;
+		job->nr = g->r_steps - r0 < slab_r ? g->r_steps - r0 : slab_r;
+		atomic_store(&job->next_line, 0);
+		double ts = now();
+		int started = 1;
+		for (int t = 0; t < st->threads; t++)
+			workers[t].job = job;
+		for (; started < st->threads; started++)
+			if (pthread_create(&workers[started].thread, NULL, work, &workers[started]) != 0) {
+				rc = err_set(sink->err, EXIT_RUNTIME, "cannot start thread %d", started);
+				break;
+			}
+		/* The calling thread works too; with an error the others still finish. */
+		work(&workers[0]);
+		for (int t = 1; t < started; t++)
+			pthread_join(workers[t].thread, NULL);
+		double tw0 = now();
+		st->seconds_search += tw0 - ts;
+		if (!rc)
+			rc = sink_slab(sink, r0, job->nr, job->slab);
+		st->seconds_write += now() - tw0;
+	}
+	double need = 0;
+	for (int t = 0; t < st->threads; t++) {
+		st->points_at_risk += workers[t].at_risk;
+		st->points_filled += workers[t].filled;
+		need = fmax(need, workers[t].need);
+	}
+	st->margin_needed = job->v->meta.margin + need;
+	free(workers);
+	return rc;
+}
+
+#if AREPO_WITH_CUDA
+static int resample_on_gpu(const struct cuda_device *dev, const struct job *job,
+			   struct interp_stats *st, struct slab_sink *sink, int64_t slab_r)
+{
+	const struct view *v = job->v;
+	struct cuda_request req = {
+		.grid = job->grid, .tree = job->tree, .value = v->value,
+		.radius = job->rules.radius_factor > 0 ? v->radius : NULL,
+		.rules = job->rules, .max_slab_r = slab_r,
+	};
+	struct cuda_result res;
+	char why[512];
+	double t0 = now();
+	int rc = cuda_resample(dev, &req, sink_slab, sink, &res, why, sizeof why);
+	if (rc == -1)
+		return err_set(sink->err, EXIT_RUNTIME, "%s: %s", dev->name, why);
+	st->slab_r = res.slab_r;
+	st->seconds_upload = res.seconds_upload;
+	st->seconds_kernel = res.seconds_kernel;
+	st->seconds_download = res.seconds_download;
+	st->seconds_write = res.seconds_write;
+	st->seconds_search = now() - t0 - res.seconds_write;
+	st->points_at_risk = res.at_risk;
+	st->points_filled = res.filled;
+	st->margin_needed = v->meta.margin + res.need;
+	return rc;
+}
+#endif
+
 int interp_view(const struct view *v, const char *source, const char *out_path,
 		const struct interp_options *opt, struct interp_stats *st, struct arepo_err *err)
 {
@@ -300,30 +397,40 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 	}
 	st->cells = v->n;
 	st->points = (uint64_t)grid_points(g);
-	st->threads = opt->threads > 0 ? opt->threads : interp_default_threads();
+	struct cuda_device dev = { .lock_fd = -1 };
+	if ((rc = choose_backend(opt, st, &dev, err))) {
+		grid_free(&grid);
+		return rc;
+	}
+	const enum interp_backend backend = st->backend;
+	const int on_gpu = backend == INTERP_CUDA && v->n > 0;
+	st->threads = on_gpu ? 1 : opt->threads > 0 ? opt->threads : interp_default_threads();
 
 	struct kd_tree tree = { 0 };
 	double t0 = now();
-	if (opt->backend == INTERP_CPU && kd_build(&tree, v->position, (uint32_t)v->n)) {
+	int build_threads = opt->threads > 0 ? opt->threads : interp_default_threads();
+	if (backend != INTERP_BRUTE &&
+	    kd_build_threads(&tree, v->position, (uint32_t)v->n, build_threads)) {
 		grid_free(&grid);
 		return err_set(err, EXIT_RUNTIME, "out of memory for the index of %llu cells",
 			       (unsigned long long)v->n);
 	}
 	st->seconds_index = now() - t0;
 
-	/* Slabs: what the memory budget leaves after the view and its index. */
+	/* Slabs: what the memory budget leaves after the view and its index;
+	 * the GPU has two in flight. */
 	size_t budget = opt->max_memory ? opt->max_memory : (size_t)256 << 20;
 	size_t fixed = (size_t)v->n * (12 + 24 + 4) + (size_t)tree.n * (24 + 4) +
 		       (size_t)tree.nnodes * sizeof(struct kd_node);
 	size_t per_r = (size_t)VIEW_CHANNELS * (size_t)g->lon_steps * (size_t)g->lat_steps * sizeof(float);
-	int64_t slab_r = budget > fixed ? (int64_t)((budget - fixed) / per_r) : 0;
+	int64_t slab_r = budget > fixed ? (int64_t)((budget - fixed) / per_r / (on_gpu ? 2 : 1)) : 0;
 	if (slab_r < 1)
 		slab_r = 1;
 	if (slab_r > g->r_steps)
 		slab_r = g->r_steps;
 	st->slab_r = slab_r;
-	float *slab = malloc((size_t)slab_r * per_r);
-	if (!slab) {
+	float *slab = on_gpu ? NULL : malloc((size_t)slab_r * per_r);
+	if (!on_gpu && !slab) {
 		kd_free(&tree);
 		grid_free(&grid);
 		return err_set(err, EXIT_RUNTIME, "out of memory for a slab of %lld r steps",
@@ -338,60 +445,38 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 		return rc;
 	}
 
+	struct slab_sink sink = { .tw = &tw, .g = g, .source = source, .progress = opt->progress,
+				  .err = err };
+	struct job job = {
+		.v = v, .grid = &grid, .tree = &tree, .opt = opt, .backend = backend,
+		.rules = {
+			.box_min = { v->meta.box_min[0], v->meta.box_min[1], v->meta.box_min[2] },
+			.box_max = { v->meta.box_max[0], v->meta.box_max[1], v->meta.box_max[2] },
+			.max_d2 = opt->max_distance > 0 ? opt->max_distance * opt->max_distance : INFINITY,
+			.radius_factor = opt->radius_factor,
+			.fill = opt->fill,
+		},
+		.slab = slab,
+	};
 	if (v->n == 0) {
 		log_warn("%s: the view holds no cells; the tensor is all zeros (as IRIS)", source);
 		write_zeros(&tw, g, slab, slab_r, err, &rc);
 		st->points_at_risk = st->points;
 		st->margin_needed = NAN;
+	} else if (on_gpu) {
+#if AREPO_WITH_CUDA
+		rc = resample_on_gpu(&dev, &job, st, &sink, slab_r);
+#endif
 	} else {
-		struct job job = {
-			.v = v, .grid = &grid, .tree = &tree, .opt = opt,
-			.max_d2 = opt->max_distance > 0 ? opt->max_distance * opt->max_distance : INFINITY,
-			.slab = slab,
-		};
-		struct worker *workers = calloc((size_t)st->threads, sizeof *workers);
-		if (!workers)
-			rc = err_set(err, EXIT_RUNTIME, "out of memory");
-		for (int64_t r0 = 0; r0 < g->r_steps && !rc; r0 += slab_r) {
-			job.r0 = r0;
-			job.nr = g->r_steps - r0 < slab_r ? g->r_steps - r0 : slab_r;
-			atomic_store(&job.next_line, 0);
-			double ts = now();
-			int started = 1;
-			for (int t = 0; t < st->threads; t++)
-				workers[t].job = &job;
-			for (; started < st->threads; started++)
-				if (pthread_create(&workers[started].thread, NULL, work, &workers[started]) != 0) {
-					rc = err_set(err, EXIT_RUNTIME, "cannot start thread %d", started);
-					break;
-				}
-			/* The calling thread works too; with an error the others still finish. */
-			work(&workers[0]);
-			for (int t = 1; t < started; t++)
-				pthread_join(workers[t].thread, NULL);
-			double tw0 = now();
-			st->seconds_search += tw0 - ts;
-			if (!rc)
-				rc = tensor_write_slab(&tw, r0, job.nr, slab, err);
-			st->seconds_write += now() - tw0;
-			if (opt->progress)
-				fprintf(stderr, "\r%s: %s: %3.0f%%", log_tool_name(), source,
-					100.0 * (double)(r0 + job.nr) / (double)g->r_steps);
-		}
-		if (opt->progress)
-			fputc('\n', stderr);
-		double need = 0;
-		for (int t = 0; workers && t < st->threads; t++) {
-			st->points_at_risk += workers[t].at_risk;
-			st->points_filled += workers[t].filled;
-			need = fmax(need, workers[t].need);
-		}
-		st->margin_needed = v->meta.margin + need;
-		free(workers);
+		rc = resample_on_cpu(&job, st, &sink, slab_r);
 	}
+	if (opt->progress)
+		fputc('\n', stderr);
 
 	if (!rc) {
-		int bad = tensor_attr_string(&tw, "backend", opt->backend == INTERP_BRUTE ? "brute" : "cpu");
+		int bad = tensor_attr_string(&tw, "backend", backend_name(backend));
+		if (backend == INTERP_CUDA)
+			bad |= tensor_attr_string(&tw, "device", st->device);
 		bad |= tensor_attr_string(&tw, "source_view", source);
 		bad |= tensor_attr_int(&tw, "threads", st->threads);
 		bad |= tensor_attr_int(&tw, "cells", (int64_t)st->cells);

@@ -13,6 +13,8 @@
 enum interp_backend {
 	INTERP_CPU,   /* k-d tree, threads */
 	INTERP_BRUTE, /* every cell for every point: the reference, for tests */
+	INTERP_CUDA,  /* k-d tree on a GPU; an error when none can be used */
+	INTERP_AUTO,  /* CUDA when a GPU can be used, else the CPU with a note */
 };
 
 struct interp_options {
@@ -23,9 +25,14 @@ struct interp_options {
 	double max_distance;  /* processing units; 0: no limit */
 	double radius_factor; /* > 0: points farther than factor * cell radius get fill */
 	float fill;
+	int device;           /* CUDA: the visible device to use; -1: any */
+	const char *gpu_lock; /* CUDA: directory of per-device lock files, or NULL */
 };
 
 struct interp_stats {
+	enum interp_backend backend; /* the one used: cpu, brute or cuda */
+	char device[256];            /* cuda: the GPU */
+	double seconds_upload, seconds_kernel, seconds_download; /* cuda */
 	int threads;
 	int64_t slab_r;          /* r indices per slab */
 	uint64_t cells, points;

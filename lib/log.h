@@ -41,9 +41,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 int err_set(struct arepo_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prints e (if set) and exits with its code. */
-_Noreturn void die_err(const struct arepo_err *e);
-_Noreturn void die(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Prints e (if set) and exits with its code. (The attribute rather than
+ * _Noreturn: this header is also read by the CUDA compiler, as C++.) */
+void die_err(const struct arepo_err *e) __attribute__((noreturn));
+void die(int code, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
 
 #endif

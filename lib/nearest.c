@@ -5,6 +5,7 @@
 #include "nearest.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,39 +13,47 @@
 
 struct build {
 	struct kd_tree *t;
-	uint32_t *order;     /* original indices, permuted */
-	const float *position;
+	uint32_t *order; /* original indices, permuted */
+	float *xyz;      /* their positions, permuted alike: sequential reads */
 };
 
-static double coord(const struct build *b, uint32_t cell, int dim)
+static double coord(const struct build *b, uint32_t slot, int dim)
 {
-	return (double)b->position[3 * (size_t)cell + (size_t)dim];
+	return (double)b->xyz[3 * (size_t)slot + (size_t)dim];
 }
 
-/* Partial sort of order[lo, hi) so that the element of rank k is in place,
+static void swap_slots(struct build *b, uint32_t i, uint32_t j)
+{
+	uint32_t tmp = b->order[i];
+	b->order[i] = b->order[j];
+	b->order[j] = tmp;
+	float *p = b->xyz + 3 * (size_t)i, *q = b->xyz + 3 * (size_t)j;
+	for (int d = 0; d < 3; d++) {
+		float v = p[d];
+		p[d] = q[d];
+		q[d] = v;
+	}
+}
+
+/* Partial sort of slots [lo, hi) so that the element of rank k is in place,
  * ordered by (coordinate, original index) to be deterministic. */
 static void select_kth(struct build *b, uint32_t lo, uint32_t hi, uint32_t k, int dim)
 {
-	uint32_t *a = b->order;
+	const uint32_t *a = b->order;
 	while (hi - lo > 1) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		uint32_t pivot = a[mid];
-		double pv = coord(b, pivot, dim);
-		uint32_t i = lo, j = hi - 1;
-		a[mid] = a[j];
-		a[j] = pivot;
+		uint32_t j = hi - 1;
+		swap_slots(b, lo + (hi - lo) / 2, j);
+		uint32_t pivot = a[j];
+		double pv = coord(b, j, dim);
 		uint32_t store = lo;
-		for (i = lo; i < j; i++) {
-			double v = coord(b, a[i], dim);
+		for (uint32_t i = lo; i < j; i++) {
+			double v = coord(b, i, dim);
 			if (v < pv || (v == pv && a[i] < pivot)) {
-				uint32_t tmp = a[i];
-				a[i] = a[store];
-				a[store] = tmp;
+				swap_slots(b, i, store);
 				store++;
 			}
 		}
-		a[j] = a[store];
-		a[store] = pivot;
+		swap_slots(b, j, store);
 		if (k == store)
 			return;
 		if (k < store)
@@ -61,40 +70,72 @@ static uint32_t count_nodes(uint32_t n)
 	return 1 + count_nodes(n / 2) + count_nodes(n - n / 2);
 }
 
-static void build_node(struct build *b, uint32_t node, uint32_t begin, uint32_t end, uint32_t *next)
+/* A subtree to build: node, its cells [begin, end), and next, the first of
+ * the node numbers its descendants own (its children are next and next + 1;
+ * the left child's descendants follow them, then the right's). The numbers
+ * depend only on the cell counts, so that subtrees can be built at once by
+ * different threads and the tree is the same for any number of threads. */
+struct subtree {
+	struct build *b;
+	uint32_t node, begin, end, next;
+	int spawn; /* levels below this one that still start a thread */
+};
+
+static void *build_subtree(void *arg);
+
+static void build_node(struct subtree st)
 {
-	struct kd_node *nd = &b->t->nodes[node];
-	nd->begin = begin;
-	nd->end = end;
+	struct build *b = st.b;
+	struct kd_node *nd = &b->t->nodes[st.node];
+	nd->begin = st.begin;
+	nd->end = st.end;
 	nd->left = 0;
 	for (int d = 0; d < 3; d++) {
 		nd->lo[d] = INFINITY;
 		nd->hi[d] = -INFINITY;
 	}
-	for (uint32_t i = begin; i < end; i++)
+	for (uint32_t i = st.begin; i < st.end; i++)
 		for (int d = 0; d < 3; d++) {
-			double v = coord(b, b->order[i], d);
+			double v = coord(b, i, d);
 			if (v < nd->lo[d])
 				nd->lo[d] = v;
 			if (v > nd->hi[d])
 				nd->hi[d] = v;
 		}
-	if (end - begin <= LEAF_CELLS)
+	if (st.end - st.begin <= LEAF_CELLS)
 		return;
 	int dim = 0;
 	for (int d = 1; d < 3; d++)
 		if (nd->hi[d] - nd->lo[d] > nd->hi[dim] - nd->lo[dim])
 			dim = d;
-	uint32_t mid = begin + (end - begin) / 2;
-	select_kth(b, begin, end, mid, dim);
-	uint32_t left = *next;
-	*next += 2;
-	b->t->nodes[node].left = left;
-	build_node(b, left, begin, mid, next);
-	build_node(b, left + 1, mid, end, next);
+	uint32_t mid = st.begin + (st.end - st.begin) / 2;
+	select_kth(b, st.begin, st.end, mid, dim);
+	nd->left = st.next;
+	struct subtree left = { b, st.next, st.begin, mid, st.next + 2, st.spawn - 1 };
+	struct subtree right = { b, st.next + 1, mid, st.end,
+				 st.next + 2 + count_nodes(mid - st.begin) - 1, st.spawn - 1 };
+	pthread_t thread;
+	if (st.spawn > 0 && pthread_create(&thread, NULL, build_subtree, &right) == 0) {
+		build_node(left);
+		pthread_join(thread, NULL);
+	} else {
+		build_node(left);
+		build_node(right);
+	}
+}
+
+static void *build_subtree(void *arg)
+{
+	build_node(*(struct subtree *)arg);
+	return NULL;
 }
 
 int kd_build(struct kd_tree *t, const float *position, uint32_t n)
+{
+	return kd_build_threads(t, position, n, 1);
+}
+
+int kd_build_threads(struct kd_tree *t, const float *position, uint32_t n, int threads)
 {
 	memset(t, 0, sizeof *t);
 	t->n = n;
@@ -113,13 +154,21 @@ int kd_build(struct kd_tree *t, const float *position, uint32_t n)
 		kd_free(t);
 		return -1;
 	}
-	struct build b = { .t = t, .order = t->index, .position = position };
+	struct build b = { .t = t, .order = t->index, .xyz = malloc(3 * (size_t)n * sizeof(float)) };
+	if (!b.xyz) {
+		kd_free(t);
+		return -1;
+	}
+	memcpy(b.xyz, position, 3 * (size_t)n * sizeof(float));
 	for (uint32_t i = 0; i < n; i++)
 		t->index[i] = i;
-	uint32_t next = 1;
-	build_node(&b, 0, 0, n, &next);
+	/* Threads start down to the level with at least one subtree per thread. */
+	int spawn = 0;
+	while (spawn < 16 && (1 << spawn) < threads)
+		spawn++;
+	build_node((struct subtree){ &b, 0, 0, n, 1, spawn });
 	for (uint32_t i = 0; i < n; i++) {
-		const float *p = position + 3 * (size_t)t->index[i];
+		const float *p = b.xyz + 3 * (size_t)i;
 		t->x[i] = p[0];
 		t->y[i] = p[1];
 		t->z[i] = p[2];
@@ -127,6 +176,7 @@ int kd_build(struct kd_tree *t, const float *position, uint32_t n)
 		t->py[t->index[i]] = p[1];
 		t->pz[t->index[i]] = p[2];
 	}
+	free(b.xyz);
 	return 0;
 }
 
@@ -143,55 +193,11 @@ void kd_free(struct kd_tree *t)
 	memset(t, 0, sizeof *t);
 }
 
-static inline double box_distance2(const struct kd_node *nd, double qx, double qy, double qz)
-{
-	double dx = qx < nd->lo[0] ? nd->lo[0] - qx : qx > nd->hi[0] ? qx - nd->hi[0] : 0;
-	double dy = qy < nd->lo[1] ? nd->lo[1] - qy : qy > nd->hi[1] ? qy - nd->hi[1] : 0;
-	double dz = qz < nd->lo[2] ? nd->lo[2] - qz : qz > nd->hi[2] ? qz - nd->hi[2] : 0;
-	return (dx * dx + dy * dy) + dz * dz;
-}
-
 void kd_nearest(const struct kd_tree *t, double qx, double qy, double qz, uint32_t *best,
 		double *best_d2)
 {
-	if (t->n == 0)
-		return;
-	uint32_t bi = *best;
-	double bd = *best_d2;
-	uint32_t stack[128];
-	int top = 0;
-	stack[top++] = 0;
-	while (top > 0) {
-		const struct kd_node *nd = &t->nodes[stack[--top]];
-		if (box_distance2(nd, qx, qy, qz) > bd)
-			continue;
-		if (nd->left == 0) {
-			for (uint32_t i = nd->begin; i < nd->end; i++) {
-				double d2 = distance2(qx, qy, qz, t->x[i], t->y[i], t->z[i]);
-				if (d2 < bd || (d2 == bd && t->index[i] < bi)) {
-					bd = d2;
-					bi = t->index[i];
-				}
-			}
-			continue;
-		}
-		/* Push the farther child first, so that the nearer is searched first. */
-		const struct kd_node *l = &t->nodes[nd->left], *r = &t->nodes[nd->left + 1];
-		double dl = box_distance2(l, qx, qy, qz), dr = box_distance2(r, qx, qy, qz);
-		if (dl <= dr) {
-			if (dr <= bd)
-				stack[top++] = nd->left + 1;
-			if (dl <= bd)
-				stack[top++] = nd->left;
-		} else {
-			if (dl <= bd)
-				stack[top++] = nd->left;
-			if (dr <= bd)
-				stack[top++] = nd->left + 1;
-		}
-	}
-	*best = bi;
-	*best_d2 = bd;
+	if (t->n > 0)
+		kd_search(t->nodes, t->x, t->y, t->z, t->index, qx, qy, qz, best, best_d2);
 }
 
 /* Inserts (d, id) into the k best, kept in (distance, index) order. */

@@ -7,9 +7,11 @@
 
 #include <stdint.h>
 
+#include "hostdevice.h"
+
 /* The distance every backend uses, in this order of operations, so that the
  * same pair of points always gives the same double. */
-static inline double distance2(double qx, double qy, double qz, double px, double py, double pz)
+HOST_DEVICE static inline double distance2(double qx, double qy, double qz, double px, double py, double pz)
 {
 	double dx = px - qx, dy = py - qy, dz = pz - qz;
 	return (dx * dx + dy * dy) + dz * dz;
@@ -30,8 +32,70 @@ struct kd_tree {
 	uint32_t nnodes;
 };
 
+/* Squared distance from a point to a node's box (0 inside). Rounding is
+ * monotone, so it is never more than the distance2 of a cell in the box. */
+HOST_DEVICE static inline double box_distance2(const struct kd_node *nd, double qx, double qy,
+					       double qz)
+{
+	double dx = qx < nd->lo[0] ? nd->lo[0] - qx : qx > nd->hi[0] ? qx - nd->hi[0] : 0;
+	double dy = qy < nd->lo[1] ? nd->lo[1] - qy : qy > nd->hi[1] ? qy - nd->hi[1] : 0;
+	double dz = qz < nd->lo[2] ? nd->lo[2] - qz : qz > nd->hi[2] ? qz - nd->hi[2] : 0;
+	return (dx * dx + dy * dy) + dz * dz;
+}
+
+/* The nearest-cell search over a tree's arrays (nodes; coordinates and
+ * original indices in tree order), for kd_nearest and the CUDA kernel alike.
+ * A node is dropped only when its box is strictly farther than the best
+ * distance: no cell in it can tie or win, so ties go to the lower index.
+ * *best and *best_d2 as for kd_nearest. The stack holds at most one entry
+ * per level of the tree plus one, far below 128 for 2^32 cells. */
+HOST_DEVICE static inline void kd_search(const struct kd_node *nodes, const double *x,
+					 const double *y, const double *z, const uint32_t *index,
+					 double qx, double qy, double qz, uint32_t *best,
+					 double *best_d2)
+{
+	uint32_t bi = *best;
+	double bd = *best_d2;
+	uint32_t stack[128];
+	int top = 0;
+	stack[top++] = 0;
+	while (top > 0) {
+		const struct kd_node *nd = &nodes[stack[--top]];
+		if (box_distance2(nd, qx, qy, qz) > bd)
+			continue;
+		if (nd->left == 0) {
+			for (uint32_t i = nd->begin; i < nd->end; i++) {
+				double d2 = distance2(qx, qy, qz, x[i], y[i], z[i]);
+				if (d2 < bd || (d2 == bd && index[i] < bi)) {
+					bd = d2;
+					bi = index[i];
+				}
+			}
+			continue;
+		}
+		/* Push the farther child first, so that the nearer is searched first. */
+		const struct kd_node *l = &nodes[nd->left], *r = &nodes[nd->left + 1];
+		double dl = box_distance2(l, qx, qy, qz), dr = box_distance2(r, qx, qy, qz);
+		if (dl <= dr) {
+			if (dr <= bd)
+				stack[top++] = nd->left + 1;
+			if (dl <= bd)
+				stack[top++] = nd->left;
+		} else {
+			if (dl <= bd)
+				stack[top++] = nd->left;
+			if (dr <= bd)
+				stack[top++] = nd->left + 1;
+		}
+	}
+	*best = bi;
+	*best_d2 = bd;
+}
+
 /* Builds the tree over n positions (3n floats). Returns 0 or -1 (memory). */
 int kd_build(struct kd_tree *t, const float *position, uint32_t n);
+/* The same tree, built by up to threads threads. */
+int kd_build_threads(struct kd_tree *t, const float *position, uint32_t n, int threads);
 void kd_free(struct kd_tree *t);
 
 /* Nearest cell to (qx, qy, qz). On entry *best and *best_d2 may hold a

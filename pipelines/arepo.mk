@@ -32,8 +32,11 @@ REMOTE := $(if $(findstring :,$(SOURCE)),$(firstword $(subst :, ,$(SOURCE))))
 SOURCE_DIR := $(if $(REMOTE),$(patsubst $(REMOTE):%,%,$(SOURCE)),$(SOURCE))
 REMOTE_OPTIONS := $(if $(REMOTE),--remote $(REMOTE) $(SSH_OPTIONS))
 MPIRUN := $(if $(filter-out 1,$(MPI_RANKS)),mpirun -n $(MPI_RANKS))
-# No CUDA backend yet: auto and cpu both mean the CPU (quietly).
-BACKEND := $(if $(filter cuda,$(INTERP_BACKEND)),$(error INTERP_BACKEND=cuda: this build has no CUDA backend yet),cpu)
+BACKEND := $(if $(filter cpu auto cuda,$(INTERP_BACKEND)),$(INTERP_BACKEND),$(error INTERP_BACKEND=$(INTERP_BACKEND): expected cpu, auto or cuda))
+# With a GPU backend, parallel interp jobs (make -j) take one GPU each
+# through lock files; GPU_LOCKS= turns that off.
+GPU_LOCKS ?= $(W)/gpu-locks
+INTERP_FLAGS := --backend $(BACKEND) $(if $(and $(filter auto cuda,$(BACKEND)),$(GPU_LOCKS)),--gpu-lock $(GPU_LOCKS))
 
 .PHONY: all list clean-cache
 
@@ -64,7 +67,7 @@ $(W)/snapshots.mk: $(W)/snapshots.txt $(CONFIG_FILE)
 			t="$(W)/tensors/$${i}_view$$k.h5"; tensors="$$tensors $$t"; \
 			echo "$$t: $(W)/stamps/extracted_$$i"; \
 			printf '\t@mkdir -p $(W)/tensors\n'; \
-			printf '\t$(BIN)arepo-interp --backend $(BACKEND) $(INTERP_OPTIONS) "$$$$(cat $$<)/view_%s.h5" $$@\n' $$k; \
+			printf '\t$(BIN)arepo-interp $(INTERP_FLAGS) $(INTERP_OPTIONS) "$$$$(cat $$<)/view_%s.h5" $$@\n' $$k; \
 			k=$$((k + 1)); \
 		done; \
 		i=$$((i + 1)); \

@@ -126,13 +126,31 @@ run_status arepo-interp uniform-1.h5 no/such/dir/out.t
 is "$status" 1 "an unwritable output: exit 1"
 ls -A no 2>/dev/null | grep -q . && leftover=yes || leftover=no
 is "$leftover" no "and nothing is left behind"
+# Without a usable GPU (so in CI): a clear error, and auto falls back. Where
+# a GPU is usable, make test-gpu tests the CUDA backend.
 run_status arepo-interp --backend cuda uniform-1.h5 cuda.t
-is "$status" 1 "--backend cuda without a CUDA backend: exit 1"
-like "$err" "this build has no CUDA backend" "saying so in one line"
-run_status arepo-interp --backend auto uniform-1.h5 auto.t
-is "$status" 0 "--backend auto falls back to the CPU"
-like "$err" "note: .*using the CPU" "with a note"
-ok "the same tensor as the CPU's" same_tensor auto.t uniform-1.j1.h5
+if [ "$status" -eq 0 ]; then
+	skip 9 "a GPU is usable here (make test-gpu tests it)"
+else
+	is "$status" 1 "--backend cuda with no usable GPU: exit 1"
+	like "$err" "^arepo-interp: --backend cuda: (no usable GPU: |this build has no CUDA backend)" \
+		"saying why"
+	is "$(printf '%s\n' "$err" | wc -l)" 1 "in one line"
+	ok "and writing no tensor" test ! -e cuda.t
+	run_status arepo-interp --backend cuda --gpu-lock locks --device 0 uniform-1.h5 cuda.t
+	is "$status" 1 "with --gpu-lock and --device too"
+	run_status arepo-interp --backend auto --stats uniform-1.h5 auto.t
+	is "$status" 0 "--backend auto falls back to the CPU"
+	like "$err" "warn: no usable GPU: .*; using the CPU|warn: this build has no CUDA backend.*; using the CPU" "with a warning"
+	like "$out" "backend=cpu" "reported by --stats"
+	ok "the same tensor as the CPU's" same_tensor auto.t uniform-1.j1.h5
+fi
+run_status arepo-interp --device -1 uniform-1.h5 x.t
+is "$status" 2 "--device -1: usage error"
+run_status arepo-interp --device one uniform-1.h5 x.t
+is "$status" 2 "--device one: usage error"
+run_status arepo-interp --gpu-lock "" uniform-1.h5 x.t
+is "$status" 2 "--gpu-lock with an empty name: usage error"
 run_status arepo-interp --threads 0 uniform-1.h5 x.t
 is "$status" 2 "--threads 0: usage error"
 

@@ -32,6 +32,11 @@ is "$(ls straight/dataset/tensors | wc -l)" 12 "3 snapshots x 4 views in the dat
 ok "the dataset is complete" arepo-merge -o straight/dataset --skip-existing straight/tensors/1_view0.h5
 run_status $PIPE WORK=straight SOURCE=src
 like "$out" "Nothing to be done|is up to date" "a rerun does nothing"
+like "$(grep -m1 arepo-interp straight/snapshots.mk)" "arepo-interp --backend auto --gpu-lock $SCRATCH/straight/gpu-locks " \
+	"interp jobs take a GPU each through WORK/gpu-locks (or the CPU)"
+run_status $PIPE WORK=straight SOURCE=src INTERP_BACKEND=gpu
+is "$status" 2 "INTERP_BACKEND=gpu is refused"
+like "$err" "INTERP_BACKEND=gpu: expected cpu, auto or cuda" "naming the choices"
 ok "with -j 2" $PIPE -j 2 WORK=parallel SOURCE=src MPI_RANKS=2
 ok "gives the same tensors" same_tensors straight parallel
 

@@ -23,6 +23,10 @@ is "$status" 0 "--dry-run"
 like "$err" "sbatch --parsable .*--array=1,2,3%2 .*fetch.sh" "prints the sbatch commands, the fetch array throttled to the cache"
 like "$out" "#SBATCH --output=.*/logs/extract_%A_%a.log" "and the scripts"
 ok "and submits nothing" test ! -e dry/slurm/jobs
+like "$out" "arepo-interp\" --backend auto " "interp tasks get the backend (auto by default)"
+run_status arepo-submit --dry-run --backend cuda --config config.json --work dry --source src
+like "$out" "#SBATCH --gres=gpu:1" "--backend cuda asks a GPU for each interp task"
+like "$out" "arepo-interp\" --backend cuda " "and passes the backend on"
 like "$(arepo-submit --list-stages | tr '\n' ' ')" "^fetch .* extract .* interp .* merge .* normalize " "--list-stages"
 
 ok "the chain is submitted" arepo-submit --config config.json --work chain --source src --time 10:00 --mem 500M

@@ -2,7 +2,8 @@
 # Each test gets a scratch directory removed at exit, even on failure.
 
 set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
+# Tests in tests/ find the top one level up; deeper ones set TAP_TOP.
+TOP=$(cd "${TAP_TOP:-$(dirname "$0")/..}" && pwd)
 BIN="$TOP/bin"
 HELPERS="$TOP/build/tests/helpers"
 REAL_DATA="${AREPO_REAL_DATA:-$TOP/../shared/data/arepo-real}"

@@ -48,6 +48,18 @@ static int brute_k(const float *p, uint32_t n, const double q[3], int k, uint32_
 	return found;
 }
 
+/* Field by field: the structs have padding. */
+static int same_nodes(const struct kd_tree *a, const struct kd_tree *b)
+{
+	for (uint32_t i = 0; i < a->nnodes; i++) {
+		const struct kd_node *x = &a->nodes[i], *y = &b->nodes[i];
+		if (memcmp(x->lo, y->lo, sizeof x->lo) || memcmp(x->hi, y->hi, sizeof x->hi) ||
+		    x->begin != y->begin || x->end != y->end || x->left != y->left)
+			return 0;
+	}
+	return 1;
+}
+
 int main(void)
 {
 	const uint32_t sizes[] = { 1, 2, 7, 33, 500, 3000 };
@@ -108,6 +120,19 @@ int main(void)
 				gn = kd_knearest(&t, q[0], q[1], q[2], k, h, gi, gdk);
 				hinted_knn_ok &= wn == gn && memcmp(wi, gi, (size_t)wn * sizeof *wi) == 0;
 			}
+			int same_tree = 1;
+			for (int threads = 2; threads <= 9; threads += 7) {
+				struct kd_tree u;
+				if (kd_build_threads(&u, p, n, threads)) {
+					printf("Bail out! out of memory\n");
+					return 1;
+				}
+				same_tree &= u.nnodes == t.nnodes && same_nodes(&u, &t) &&
+					     memcmp(u.index, t.index, n * sizeof *t.index) == 0 &&
+					     memcmp(u.x, t.x, n * sizeof *t.x) == 0;
+				kd_free(&u);
+			}
+			ok(same_tree, "%s, %u cells: built by 2 or 9 threads, the tree is the same", names[pattern], n);
 			ok(nearest_ok, "%s, %u cells: nearest equals brute force (ties to the lower index)", names[pattern], n);
 			ok(hinted_ok, "%s, %u cells: and with a hint", names[pattern], n);
 			ok(knn_ok, "%s, %u cells: k nearest equal brute force", names[pattern], n);

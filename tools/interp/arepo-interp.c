@@ -23,8 +23,13 @@ static const char usage[] =
 	"      --max-memory SIZE  bytes for the index and the r-slabs in flight, with\n"
 	"                         an optional K, M or G suffix (default 256M)\n"
 	"      --backend NAME     cpu (default: k-d tree), brute (every cell for\n"
-	"                         every point; the reference, slow), auto (CUDA when\n"
-	"                         a GPU is usable, else the CPU with a note) or cuda\n"
+	"                         every point; the reference, slow), cuda (a GPU;\n"
+	"                         exit 1 when none is usable) or auto (CUDA when a\n"
+	"                         GPU is usable, else the CPU with a warning)\n"
+	"      --device N         the GPU to use, among the visible ones (default 0,\n"
+	"                         or with --gpu-lock the first free one)\n"
+	"      --gpu-lock DIR     take a GPU through a lock file per device in DIR,\n"
+	"                         held until exit; wait while every GPU is taken\n"
 	"      --max-distance PC  grid points whose nearest cell is farther than PC\n"
 	"                         parsec get the fill value (default: no limit)\n"
 	"      --radius-factor F  grid points farther than F times their nearest\n"
@@ -38,11 +43,11 @@ static const char usage[] =
 	"      --version          show the version and exit\n"
 	"\n"
 	"An existing TENSOR is kept (rerun safe). Results do not depend on the\n"
-	"number of threads or the memory limit. Exit status: 0 done, 1 I/O error,\n"
+	"number of threads, the memory limit or the backend. Exit status: 0 done, 1 I/O error,\n"
 	"2 usage error, 3 bad view file. See arepo-interp(1), arepo-tensor(5).\n";
 
-enum { OPT_MAX_MEMORY = CLI_OPT_FIRST_TOOL, OPT_BACKEND, OPT_MAX_DISTANCE, OPT_RADIUS_FACTOR,
-       OPT_FILL, OPT_PROGRESS, OPT_STATS, OPT_FORCE };
+enum { OPT_MAX_MEMORY = CLI_OPT_FIRST_TOOL, OPT_BACKEND, OPT_DEVICE, OPT_GPU_LOCK,
+       OPT_MAX_DISTANCE, OPT_RADIUS_FACTOR, OPT_FILL, OPT_PROGRESS, OPT_STATS, OPT_FORCE };
 
 static double parse_positive(const char *option, const char *text)
 {
@@ -58,13 +63,16 @@ int main(int argc, char **argv)
 {
 	struct cli_common cli;
 	cli_init(&cli, argv[0], usage);
-	struct interp_options opt = { .backend = INTERP_CPU, .progress = cli_progress_default() };
+	struct interp_options opt = { .backend = INTERP_CPU, .progress = cli_progress_default(),
+				      .device = -1 };
 	double max_distance_pc = 0;
 	int stats = 0, force = 0;
 	static const struct option longopts[] = {
 		{ "threads", required_argument, NULL, 'j' },
 		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 		{ "backend", required_argument, NULL, OPT_BACKEND },
+		{ "device", required_argument, NULL, OPT_DEVICE },
+		{ "gpu-lock", required_argument, NULL, OPT_GPU_LOCK },
 		{ "max-distance", required_argument, NULL, OPT_MAX_DISTANCE },
 		{ "radius-factor", required_argument, NULL, OPT_RADIUS_FACTOR },
 		{ "fill", required_argument, NULL, OPT_FILL },
@@ -92,13 +100,24 @@ int main(int argc, char **argv)
 				opt.backend = INTERP_CPU;
 			else if (strcmp(optarg, "brute") == 0)
 				opt.backend = INTERP_BRUTE;
-			else if (strcmp(optarg, "auto") == 0)
-				/* No CUDA backend exists yet: auto is the CPU. */
-				log_warn("note: this build has no CUDA backend; using the CPU");
 			else if (strcmp(optarg, "cuda") == 0)
-				die(EXIT_RUNTIME, "--backend cuda: this build has no CUDA backend");
+				opt.backend = INTERP_CUDA;
+			else if (strcmp(optarg, "auto") == 0)
+				opt.backend = INTERP_AUTO;
 			else
 				cli_usage_error("--backend %s: expected cpu, brute, auto or cuda", optarg);
+			break;
+		case OPT_DEVICE: {
+			long long n = cli_parse_count("--device", optarg);
+			if (n < 0 || n > 1023)
+				cli_usage_error("--device %s: expected 0 to 1023", optarg);
+			opt.device = (int)n;
+			break;
+		}
+		case OPT_GPU_LOCK:
+			if (!*optarg)
+				cli_usage_error("--gpu-lock: expected a directory");
+			opt.gpu_lock = optarg;
 			break;
 		case OPT_MAX_DISTANCE: max_distance_pc = parse_positive("--max-distance", optarg); break;
 		case OPT_RADIUS_FACTOR: opt.radius_factor = parse_positive("--radius-factor", optarg); break;
@@ -142,13 +161,25 @@ int main(int argc, char **argv)
 		die_err(&err);
 	}
 	double ppu = v.meta.parsec_per_unit;
-	log_info("%s: %llu cells, %llu points, %d threads, %.3f s; %llu points may have their "
+	char ran_on[300];
+	if (st.backend == INTERP_CUDA)
+		snprintf(ran_on, sizeof ran_on, "%s", st.device);
+	else
+		snprintf(ran_on, sizeof ran_on, "%d threads", st.threads);
+	log_info("%s: %llu cells, %llu points, %s, %.3f s; %llu points may have their "
 		 "nearest cell outside the pruning box (a margin of %.4g pc would make it exact)",
-		 tensor_path, (unsigned long long)st.cells, (unsigned long long)st.points, st.threads,
+		 tensor_path, (unsigned long long)st.cells, (unsigned long long)st.points, ran_on,
 		 st.seconds_total, (unsigned long long)st.points_at_risk, st.margin_needed * ppu);
 	if (stats) {
+		printf("backend=%s\n", st.backend == INTERP_CUDA ? "cuda" :
+					st.backend == INTERP_BRUTE ? "brute" : "cpu");
+		if (st.backend == INTERP_CUDA)
+			printf("device=%s\n", st.device);
 		printf("cells=%llu\npoints=%llu\nthreads=%d\nslab_r=%lld\n", (unsigned long long)st.cells,
 		       (unsigned long long)st.points, st.threads, (long long)st.slab_r);
+		if (st.backend == INTERP_CUDA)
+			printf("seconds_upload=%.6f\nseconds_kernel=%.6f\nseconds_download=%.6f\n",
+			       st.seconds_upload, st.seconds_kernel, st.seconds_download);
 		printf("seconds_index=%.6f\nseconds_search=%.6f\nseconds_write=%.6f\nseconds_total=%.6f\n",
 		       st.seconds_index, st.seconds_search, st.seconds_write, st.seconds_total);
 		printf("peak_rss_kib=%ld\n", st.peak_rss_kib);

@@ -1,0 +1,60 @@
+/* The CUDA backend of the resampling (lib/interp_cuda.cu): opening a GPU,
+ * optionally through a lock file per device, and resampling a view slab by
+ * slab with the search of interp_point.h. Plain C interface; only built
+ * when nvcc is (AREPO_WITH_CUDA). */
+#ifndef AREPO_INTERP_CUDA_H
+#define AREPO_INTERP_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "interp_point.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cuda_device {
+	int ordinal;        /* among the visible devices */
+	char name[256];     /* "NVIDIA H100 80GB HBM3 (0000:65:00.0)" */
+	int lock_fd;        /* -1, or the lock file held until exit */
+};
+
+/* Opens device ordinal (-1: the first visible one, or with lock_dir the
+ * first that no other process holds; waits while all are held). Errors
+ * (no driver, driver too old, no device, unsupported device, lock
+ * directory) go to why as one line; returns 0 or -1. */
+int cuda_open(int ordinal, const char *lock_dir, struct cuda_device *dev, char *why, size_t len);
+
+/* Receives each finished slab of nr r steps from r0: (nr, 6, lon, lat)
+ * floats. Returns 0, or nonzero to stop. */
+typedef int (*cuda_slab_sink)(void *ctx, int64_t r0, int64_t nr, const float *slab);
+
+struct cuda_request {
+	const struct grid *grid;
+	const struct kd_tree *tree;
+	const float *value;  /* 6 per cell, by original index */
+	const float *radius; /* per cell or NULL */
+	struct interp_rules rules;
+	int64_t max_slab_r;  /* what the host memory budget allows per slab */
+};
+
+struct cuda_result {
+	int64_t slab_r;
+	uint64_t at_risk, filled;
+	double need; /* largest interp_excess */
+	double seconds_upload, seconds_kernel, seconds_download, seconds_write;
+};
+
+/* Resamples on the open device, handing slabs to sink in r order; two
+ * slabs are in flight, so that a slab's download and write overlap the
+ * next one's kernel. Returns 0; -1 with why set for a CUDA error; or the
+ * sink's nonzero value. */
+int cuda_resample(const struct cuda_device *dev, const struct cuda_request *req,
+		  cuda_slab_sink sink, void *ctx, struct cuda_result *res, char *why, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
