@@ -255,7 +255,9 @@ static int upload_all(struct gpu_state *s, const struct cuda_request *req, char 
 	    (e = upload(&s->cos_phi, g->cos_phi, nlon * sizeof(float))) != cudaSuccess ||
 	    (e = upload(&s->sin_phi, g->sin_phi, nlon * sizeof(float))) != cudaSuccess ||
 	    (e = cudaMalloc((void **)&s->totals, 3 * sizeof *s->totals)) != cudaSuccess ||
-	    (e = cudaMemset(s->totals, 0, 3 * sizeof *s->totals)) != cudaSuccess)
+	    (e = cudaMemset(s->totals, 0, 3 * sizeof *s->totals)) != cudaSuccess ||
+	    /* The slab streams do not wait for the default stream's memset. */
+	    (e = cudaDeviceSynchronize()) != cudaSuccess)
 		return cuda_fail(why, len, e, "copying the view's index to the GPU");
 	return 0;
 }

@@ -17,7 +17,7 @@ if ! arepo-interp --backend cuda probe.h5 probe.t 2>probe.err; then
 fi
 
 same_tensor() { h5diff -d 0 "$1" "$2" /physical /physical >/dev/null; }
-attr() { h5dump -a "/physical/$2" "$1" 2>/dev/null | sed -n 's/^ *(0): //p'; }
+attr() { h5dump -m '%.17g' -a "/$2" "$1" 2>/dev/null | sed -n 's/^ *(0): //p'; }
 same_diagnostics() {
 	local a
 	for a in points_at_risk margin_needed points_filled; do
