@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "grid.h"
 #include "interp_cuda.h"
 #include "interp_point.h"
@@ -22,13 +22,6 @@
 
 _Static_assert(VIEW_CHANNELS == INTERP_CHANNELS, "one channel count for views and backends");
 
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int interp_default_threads(void)
 {
@@ -43,7 +36,6 @@ struct job {
 	const struct view *v;
 	const struct grid *grid;
 	const struct kd_tree *tree;
-	const struct interp_options *opt;
 	enum interp_backend backend; /* cpu or brute */
 	struct interp_rules rules;
 	int64_t r0, nr;         /* the slab */
@@ -281,7 +273,7 @@ static int choose_backend(const struct interp_options *opt, struct interp_stats 
 	return 0;
 }
 
-static const char *backend_name(enum interp_backend b)
+const char *interp_backend_name(enum interp_backend b)
 {
 	return b == INTERP_BRUTE ? "brute" : b == INTERP_CUDA ? "cuda" : "cpu";
 }
@@ -318,7 +310,7 @@ static int resample_on_cpu(struct job *job, struct interp_stats *st, struct slab
 		job->r0 = r0;
 		job->nr = g->r_steps - r0 < slab_r ? g->r_steps - r0 : slab_r;
 		atomic_store(&job->next_line, 0);
-		double ts = now();
+		double ts = monotonic_seconds();
 		int started = 1;
 		for (int t = 0; t < st->threads; t++)
 			workers[t].job = job;
@@ -331,11 +323,11 @@ static int resample_on_cpu(struct job *job, struct interp_stats *st, struct slab
 		work(&workers[0]);
 		for (int t = 1; t < started; t++)
 			pthread_join(workers[t].thread, NULL);
-		double tw0 = now();
+		double tw0 = monotonic_seconds();
 		st->seconds_search += tw0 - ts;
 		if (!rc)
 			rc = sink_slab(sink, r0, job->nr, job->slab);
-		st->seconds_write += now() - tw0;
+		st->seconds_write += monotonic_seconds() - tw0;
 	}
 	double need = 0;
 	for (int t = 0; t < st->threads; t++) {
@@ -360,7 +352,7 @@ static int resample_on_gpu(const struct cuda_device *dev, const struct job *job,
 	};
 	struct cuda_result res;
 	char why[512];
-	double t0 = now();
+	double t0 = monotonic_seconds();
 	int rc = cuda_resample(dev, &req, sink_slab, sink, &res, why, sizeof why);
 	if (rc == -1)
 		return err_set(sink->err, EXIT_RUNTIME, "%s: %s", dev->name, why);
@@ -369,7 +361,7 @@ static int resample_on_gpu(const struct cuda_device *dev, const struct job *job,
 	st->seconds_kernel = res.seconds_kernel;
 	st->seconds_download = res.seconds_download;
 	st->seconds_write = res.seconds_write;
-	st->seconds_search = now() - t0 - res.seconds_write;
+	st->seconds_search = monotonic_seconds() - t0 - res.seconds_write;
 	st->points_at_risk = res.at_risk;
 	st->points_filled = res.filled;
 	st->margin_needed = v->meta.margin + res.need;
@@ -380,7 +372,7 @@ static int resample_on_gpu(const struct cuda_device *dev, const struct job *job,
 int interp_view(const struct view *v, const char *source, const char *out_path,
 		const struct interp_options *opt, struct interp_stats *st, struct arepo_err *err)
 {
-	double t_start = now();
+	double t_start = monotonic_seconds();
 	memset(st, 0, sizeof *st);
 	const struct view_geometry *g = &v->meta.geometry;
 	struct grid grid;
@@ -404,18 +396,17 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 	}
 	const enum interp_backend backend = st->backend;
 	const int on_gpu = backend == INTERP_CUDA && v->n > 0;
-	st->threads = on_gpu ? 1 : opt->threads > 0 ? opt->threads : interp_default_threads();
+	const int cpus = opt->threads > 0 ? opt->threads : interp_default_threads();
+	st->threads = on_gpu ? 1 : cpus; /* the index is built by all of them either way */
 
 	struct kd_tree tree = { 0 };
-	double t0 = now();
-	int build_threads = opt->threads > 0 ? opt->threads : interp_default_threads();
-	if (backend != INTERP_BRUTE &&
-	    kd_build_threads(&tree, v->position, (uint32_t)v->n, build_threads)) {
+	double t0 = monotonic_seconds();
+	if (backend != INTERP_BRUTE && kd_build_threads(&tree, v->position, (uint32_t)v->n, cpus)) {
 		grid_free(&grid);
 		return err_set(err, EXIT_RUNTIME, "out of memory for the index of %llu cells",
 			       (unsigned long long)v->n);
 	}
-	st->seconds_index = now() - t0;
+	st->seconds_index = monotonic_seconds() - t0;
 
 	/* Slabs: what the memory budget leaves after the view and its index;
 	 * the GPU has two in flight. */
@@ -448,7 +439,7 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 	struct slab_sink sink = { .tw = &tw, .g = g, .source = source, .progress = opt->progress,
 				  .err = err };
 	struct job job = {
-		.v = v, .grid = &grid, .tree = &tree, .opt = opt, .backend = backend,
+		.v = v, .grid = &grid, .tree = &tree, .backend = backend,
 		.rules = {
 			.box_min = { v->meta.box_min[0], v->meta.box_min[1], v->meta.box_min[2] },
 			.box_max = { v->meta.box_max[0], v->meta.box_max[1], v->meta.box_max[2] },
@@ -474,7 +465,7 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 		fputc('\n', stderr);
 
 	if (!rc) {
-		int bad = tensor_attr_string(&tw, "backend", backend_name(backend));
+		int bad = tensor_attr_string(&tw, "backend", interp_backend_name(backend));
 		if (backend == INTERP_CUDA)
 			bad |= tensor_attr_string(&tw, "device", st->device);
 		bad |= tensor_attr_string(&tw, "source_view", source);
@@ -488,7 +479,7 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 		bad |= tensor_attr_int(&tw, "points_filled", (int64_t)st->points_filled);
 		bad |= tensor_attr_double(&tw, "seconds_index", st->seconds_index);
 		bad |= tensor_attr_double(&tw, "seconds_search", st->seconds_search);
-		st->seconds_total = now() - t_start;
+		st->seconds_total = monotonic_seconds() - t_start;
 		bad |= tensor_attr_double(&tw, "seconds", st->seconds_total);
 		if (bad)
 			rc = err_set(err, EXIT_RUNTIME, "%s: cannot write attributes", out_path);
@@ -497,7 +488,7 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 		rc = tensor_commit(&tw, err);
 	else
 		tensor_abort(&tw);
-	st->seconds_total = now() - t_start;
+	st->seconds_total = monotonic_seconds() - t_start;
 	struct rusage ru;
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		st->peak_rss_kib = ru.ru_maxrss;

@@ -43,6 +43,9 @@ struct interp_stats {
 	long peak_rss_kib; /* of the whole process, when done */
 };
 
+/* "cpu", "brute" or "cuda": the name --backend and the tensor file use. */
+const char *interp_backend_name(enum interp_backend b);
+
 /* Number of CPUs this process may run on. */
 int interp_default_threads(void);
 

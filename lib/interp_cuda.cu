@@ -2,6 +2,7 @@
  * GPU, one thread per grid point running interp_slab_point (the CPU's own
  * search, built with -fmad=false so that every double is the CPU's), slabs
  * double-buffered so that downloads and file writes overlap the kernels. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,10 +14,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cuda_runtime.h>
+
+#include "clock.h"
 
 extern "C" {
 #include "interp_cuda.h"
@@ -27,13 +29,6 @@ extern "C" {
 /* Left free on the device beside our buffers (the context, the kernel's
  * stacks, other processes' small allocations). */
 #define DEVICE_RESERVE ((size_t)512 << 20)
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cuda_fail(char *why, size_t len, cudaError_t e, const char *what)
 {
@@ -86,8 +81,7 @@ static int take_lock(const char *lock_dir, int ordinal, int count, struct cuda_d
 			if (e != cudaSuccess)
 				return cuda_fail(why, len, e, "reading a GPU's PCI bus id");
 			for (char *c = bus; *c; c++)
-				if (*c >= 'A' && *c <= 'Z')
-					*c = (char)(*c - 'A' + 'a');
+				*c = (char)tolower((unsigned char)*c);
 			char path[PATH_MAX];
 			if (snprintf(path, sizeof path, "%s/gpu-%s.lock", lock_dir, bus) >= (int)sizeof path) {
 				snprintf(why, len, "--gpu-lock %s: path too long", lock_dir);
@@ -291,14 +285,14 @@ extern "C" int cuda_resample(const struct cuda_device *dev, const struct cuda_re
 	memset(&s, 0, sizeof s);
 	cudaError_t e;
 	int rc = 0;
-	double t0 = now();
+	double t0 = monotonic_seconds();
 	if ((e = cudaSetDevice(dev->ordinal)) != cudaSuccess)
 		return cuda_fail(why, len, e, "selecting the GPU");
 	if ((rc = upload_all(&s, req, why, len))) {
 		release(&s);
 		return rc;
 	}
-	res->seconds_upload = now() - t0;
+	res->seconds_upload = monotonic_seconds() - t0;
 
 	/* Slabs: what the device has free, two of them, within the host's budget. */
 	size_t free_bytes = 0, total_bytes = 0;
@@ -385,9 +379,9 @@ extern "C" int cuda_resample(const struct cuda_device *dev, const struct cuda_re
 			res->seconds_download += 1e-3 * copy_ms;
 			int64_t r0 = (k - 1) * slab_r;
 			int64_t nr = r_steps - r0 < slab_r ? r_steps - r0 : slab_r;
-			double tw = now();
+			double tw = monotonic_seconds();
 			rc = sink(ctx, r0, nr, s.host[b]);
-			res->seconds_write += now() - tw;
+			res->seconds_write += monotonic_seconds() - tw;
 		}
 	}
 	if (!rc) {

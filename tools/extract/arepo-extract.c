@@ -9,12 +9,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
 #include "cells.h"
 #include "cli.h"
+#include "clock.h"
 #include "h5util.h"
 #include "snapshot.h"
 #include "view.h"
@@ -60,13 +60,6 @@ struct totals {
 };
 
 static int rank, nranks;
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Every rank of comm learns the worst error; the lowest rank that has one
  * prints it. Returns the agreed exit status (0: none). */
@@ -243,12 +236,12 @@ static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_confi
 	for (size_t first = 0; first < nchunks && !rc; first += (size_t)n) {
 		size_t c = first + (size_t)me;
 		int have = c < nchunks;
-		double t0 = now();
+		double t0 = monotonic_seconds();
 		if (have && !snap_read_chunk(&snap, &chunks[c], fields, &raw, err)) {
 			tot->bytes_read += (double)chunks[c].count * (double)snap_bytes_on_disk(&snap, fields);
 			tot->cells_read += (double)chunks[c].count;
 		}
-		tot->seconds_read += now() - t0;
+		tot->seconds_read += monotonic_seconds() - t0;
 		if (have && !err->code && chunk_common_compute(&units[0], &raw, &common))
 			err_set(err, EXIT_RUNTIME, "out of memory (lower --chunk-mb)");
 		for (int b = 0; b < ntodo; b++) {
@@ -369,7 +362,7 @@ int main(int argc, char **argv)
 	}
 	h5_quiet();
 
-	double t0 = now();
+	double t0 = monotonic_seconds();
 	struct totals tot = { 0 };
 	int nsnap = argc - optind, rc = 0;
 	if (nsnap < nranks) {
@@ -385,7 +378,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	double wall = now() - t0;
+	double wall = monotonic_seconds() - t0;
 	struct totals sum;
 	MPI_Reduce(&tot.bytes_read, &sum.bytes_read, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
 	MPI_Reduce(&tot.cells_read, &sum.cells_read, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);

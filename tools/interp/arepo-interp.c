@@ -171,8 +171,7 @@ int main(int argc, char **argv)
 		 tensor_path, (unsigned long long)st.cells, (unsigned long long)st.points, ran_on,
 		 st.seconds_total, (unsigned long long)st.points_at_risk, st.margin_needed * ppu);
 	if (stats) {
-		printf("backend=%s\n", st.backend == INTERP_CUDA ? "cuda" :
-					st.backend == INTERP_BRUTE ? "brute" : "cpu");
+		printf("backend=%s\n", interp_backend_name(st.backend));
 		if (st.backend == INTERP_CUDA)
 			printf("device=%s\n", st.device);
 		printf("cells=%llu\npoints=%llu\nthreads=%d\nslab_r=%lld\n", (unsigned long long)st.cells,

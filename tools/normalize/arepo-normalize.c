@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
 #include "cli.h"
+#include "clock.h"
 #include "dataset.h"
 #include "h5util.h"
 #include "interp.h"
@@ -37,13 +37,6 @@ static const char usage[] =
 	"See arepo-normalize(1), arepo-dataset(5).\n";
 
 enum { OPT_UNITS_FROM = CLI_OPT_FIRST_TOOL, OPT_STATS };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static herr_t copy_attribute(hid_t loc, const char *name, const H5A_info_t *info, void *data)
 {
@@ -191,7 +184,7 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		cli_usage_error(optind == argc ? "missing DATASET" : "too many operands");
 	const char *dir = argv[optind];
-	double t0 = now();
+	double t0 = monotonic_seconds();
 
 	struct arepo_err err = { 0 };
 	struct dataset ds;
@@ -265,7 +258,7 @@ int main(int argc, char **argv)
 			return worst;
 		printf("%s: %zu of %zu tensors converted\n", dir, ntodo, ds.n);
 	}
-	double seconds = now() - t0;
+	double seconds = monotonic_seconds() - t0;
 	if (stats)
 		printf("tensors=%zu\nconverted=%zu\nbytes=%.0f\nseconds=%.6f\njobs=%d\n", ds.n, ntodo,
 		       bytes, seconds, jobs);
