@@ -41,7 +41,14 @@ MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-
 ALL_CFLAGS := $(STD) $(WARNINGS) $(CFLAGS) -Ilib $(HDF5_CFLAGS) \
               -DAREPO_VERSION='"$(VERSION)"' -DAREPO_WITH_CUDA=$(CUDA)
 PNG_LIBS    := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
-LDLIBS     := $(HDF5_LIBS) $(JSON_LIBS) $(PNG_LIBS) $(CUDA_LIBS) -lm -lpthread
+# The observation's numerics: SLEEF (torch's CPU transcendentals) and the
+# reference LAPACK/BLAS (torch's level solves), the netlib builds pinned by
+# run path so that another BLAS chosen by update-alternatives is not used.
+LIBDIR_ARCH := /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+OBS_LIBS    := -lsleef -L$(LIBDIR_ARCH)/lapack -L$(LIBDIR_ARCH)/blas -llapack \
+               -Wl,--no-as-needed -lblas -Wl,--as-needed \
+               -Wl,-rpath,$(LIBDIR_ARCH)/lapack:$(LIBDIR_ARCH)/blas
+LDLIBS     := $(HDF5_LIBS) $(JSON_LIBS) $(PNG_LIBS) $(OBS_LIBS) $(CUDA_LIBS) -lm -lpthread
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=build/%.o) $(CU_SRCS:%.cu=build/%.o)
@@ -102,6 +109,13 @@ bin/arepo-%: $$(call tool_objs,$$*) $(LIB) | bin/.
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) $(TOOL_LIBS)
 
 build/tools/extract/%.o: ALL_CFLAGS += $(MPI_CFLAGS)
+# The observation's numerics use AVX2 vectors and explicit fused multiply-adds
+# (the beam's, as oneDNN's); -ffp-contract=off keeps every other a*b+c apart.
+# The tools check the CPU before running them (vmath_check_cpu).
+OBS_OBJS := build/lib/vmath.o $(patsubst %.c,build/%.o,$(wildcard lib/observe*.c lib/obsgrid*.c))
+$(OBS_OBJS): ALL_CFLAGS += -mavx2 -mfma
+# Where the installed molecular data files are looked for.
+build/lib/obsgrid_cache.o: ALL_CFLAGS += -DAREPO_DATADIR='"$(PREFIX)/share/arepo"'
 bin/arepo-extract: TOOL_LIBS = $(MPI_LIBS)
 
 build/tests/%.t: build/tests/unit/%.o $(LIB) | build/tests/.
@@ -133,8 +147,9 @@ install: all
 	for page in $(MAN_PAGES); do \
 	  sec=$${page##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$sec; \
 	  install -m 644 $$page $(DESTDIR)$(PREFIX)/share/man/man$$sec; done
-	install -d $(DESTDIR)$(PREFIX)/share/arepo/presets
+	install -d $(DESTDIR)$(PREFIX)/share/arepo/presets $(DESTDIR)$(PREFIX)/share/arepo/chem
 	install -m 644 pipelines/presets/*.json $(DESTDIR)$(PREFIX)/share/arepo/presets
+	install -m 644 pipelines/chem/*.dat $(DESTDIR)$(PREFIX)/share/arepo/chem
 
 clean:
 	rm -rf build bin

@@ -9,19 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum key_type { K_INT, K_OPT_INT, K_DOUBLE, K_OPT_DOUBLE, K_BOOL, K_OPT_RANGE };
+enum key_type {
+	K_INT, K_OPT_INT, K_DOUBLE, K_OPT_DOUBLE, K_BOOL, K_OPT_RANGE, K_STRING,
+	/* IRIS's per-line lists, held to one entry (config.h) */
+	K_LINE_INT, K_LINE_DOUBLE, K_LINE_STRING, K_LINE_PAIR
+};
 
 struct key_spec {
 	const char *section;
 	const char *name;
 	enum key_type type;
 	size_t offset;
+	size_t size; /* K_STRING and K_LINE_STRING: the buffer's size */
 };
 
-#define W(field, type) { "writer_hyper", #field, type, offsetof(struct arepo_config, writer_hyper.field) }
-#define D(field, type) { "dataset_hyper", #field, type, offsetof(struct arepo_config, dataset_hyper.field) }
-#define C(field, type) { "coordinate_hyper", #field, type, offsetof(struct arepo_config, coordinate_hyper.field) }
-#define O(field, type) { "observer_hyper", #field, type, offsetof(struct arepo_config, observer_hyper.field) }
+#define W(field, type) { "writer_hyper", #field, type, offsetof(struct arepo_config, writer_hyper.field), 0 }
+#define D(field, type) { "dataset_hyper", #field, type, offsetof(struct arepo_config, dataset_hyper.field), 0 }
+#define C(field, type) { "coordinate_hyper", #field, type, offsetof(struct arepo_config, coordinate_hyper.field), 0 }
+#define O(field, type) { "observer_hyper", #field, type, offsetof(struct arepo_config, observer_hyper.field), 0 }
+#define OS(field, type) { "observer_hyper", #field, type, offsetof(struct arepo_config, observer_hyper.field), \
+			  sizeof(((struct arepo_config *)0)->observer_hyper.field) }
+#define V(field, type) { "cube_hyper", #field, type, offsetof(struct arepo_config, cube_hyper.field), 0 }
+#define VS(field, type) { "cube_hyper", #field, type, offsetof(struct arepo_config, cube_hyper.field), \
+			  sizeof(((struct arepo_config *)0)->cube_hyper.field) }
 
 static const struct key_spec keys[] = {
 	W(total_snapshots, K_INT),
@@ -81,12 +91,43 @@ static const struct key_spec keys[] = {
 	O(m_H2, K_DOUBLE),
 	O(mw_H, K_DOUBLE),
 	O(m_H, K_DOUBLE),
+	O(ortho_to_para_H2_ratio, K_DOUBLE),
 	O(T_inf, K_OPT_DOUBLE),
+	O(lon_pieces, K_INT),
+	O(lat_pieces, K_INT),
+	O(v_subsamples, K_OPT_INT),
+	O(blur_inputs, K_BOOL),
+	O(in_blur_kernel_r, K_INT),
+	O(in_blur_kernel_lon, K_INT),
+	O(in_blur_kernel_lat, K_INT),
+	O(in_blur_sigma, K_DOUBLE),
+	O(out_blur_fwhm, K_OPT_DOUBLE),
+	O(noise_mean, K_OPT_DOUBLE),
+	O(noise_sigma, K_OPT_DOUBLE),
+	O(n_lines, K_OPT_INT),
+	OS(chem_path, K_LINE_STRING),
+	O(transition, K_LINE_PAIR),
+	O(kappa_dust, K_LINE_DOUBLE),
+	O(N_H_TOT_steps, K_LINE_INT),
+	O(interpolation_max_N_H_TOT, K_LINE_DOUBLE),
+	O(bolic_normalization, K_LINE_DOUBLE),
+	O(abundance_H2_steps, K_LINE_INT),
+	O(max_level_throughput_resolution, K_INT),
+	O(T_steps, K_LINE_INT),
+	O(interpolation_max_T, K_LINE_DOUBLE),
+	O(T_continuum, K_OPT_DOUBLE),
+	O(T_cmb, K_DOUBLE),
+	OS(mode, K_STRING),
+
+	V(v_min, K_OPT_DOUBLE),
+	V(v_max, K_OPT_DOUBLE),
+	V(v_steps, K_INT),
+	VS(reduction, K_STRING),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *const sections[] = {
-	"writer_hyper", "dataset_hyper", "coordinate_hyper", "observer_hyper"
+	"writer_hyper", "dataset_hyper", "coordinate_hyper", "observer_hyper", "cube_hyper"
 };
 
 void config_defaults(struct arepo_config *cfg)
@@ -135,7 +176,21 @@ void config_defaults(struct arepo_config *cfg)
 	o->m_H2 = o->mw_H2 / o->L / 1000.;
 	o->mw_H = 1.00784;
 	o->m_H = o->mw_H / o->L / 1000.;
+	o->ortho_to_para_H2_ratio = 3.;
 	o->T_inf = (struct opt_double){ 1, 5e4 };
+	o->lon_pieces = 8;
+	o->lat_pieces = 4;
+	o->blur_inputs = 1;
+	o->in_blur_kernel_r = 3;
+	o->in_blur_kernel_lon = 5;
+	o->in_blur_kernel_lat = 3;
+	o->in_blur_sigma = .33;
+	o->max_level_throughput_resolution = 1LL << 30;
+	o->T_continuum = (struct opt_double){ 1, 2.73 };
+	o->T_cmb = 2.73;
+	strcpy(o->mode, "optically thick");
+
+	cfg->cube_hyper.v_steps = 512;
 }
 
 static const struct key_spec *find_key(const char *section, const char *name)
@@ -165,6 +220,50 @@ static int get_double(const json_t *v, double *out)
 	return isfinite(*out) ? 0 : -1;
 }
 
+static int get_string(const json_t *v, char *out, size_t size)
+{
+	if (!json_is_string(v) || json_string_length(v) >= size)
+		return -1;
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+/* A per-line list of one entry, or null. */
+static int assign_line(const struct key_spec *k, void *field, const json_t *v)
+{
+	if (json_is_null(v)) {
+		if (k->type == K_LINE_STRING)
+			*(char *)field = '\0';
+		else if (k->type == K_LINE_PAIR)
+			((struct opt_pair *)field)->set = 0;
+		else /* opt_int and opt_double both start with their flag */
+			*(int *)field = 0;
+		return 0;
+	}
+	if (!json_is_array(v) || json_array_size(v) != 1)
+		return -1;
+	const json_t *e = json_array_get(v, 0);
+	switch (k->type) {
+	case K_LINE_INT: {
+		struct opt_int *o = field;
+		return (o->set = !get_int(e, &o->value)) ? 0 : -1;
+	}
+	case K_LINE_DOUBLE: {
+		struct opt_double *o = field;
+		return (o->set = !get_double(e, &o->value)) ? 0 : -1;
+	}
+	case K_LINE_STRING:
+		return get_string(e, field, k->size);
+	default: {
+		struct opt_pair *o = field;
+		o->set = json_is_array(e) && json_array_size(e) == 2 &&
+			 !get_int(json_array_get(e, 0), &o->first) &&
+			 !get_int(json_array_get(e, 1), &o->second);
+		return o->set ? 0 : -1;
+	}
+	}
+}
+
 static const char *type_words(enum key_type t)
 {
 	switch (t) {
@@ -174,6 +273,11 @@ static const char *type_words(enum key_type t)
 	case K_OPT_DOUBLE: return "a number or null";
 	case K_BOOL: return "true or false";
 	case K_OPT_RANGE: return "a list of two numbers, or null";
+	case K_STRING: return "a string or null";
+	case K_LINE_INT: return "a list of one integer (one line), or null";
+	case K_LINE_DOUBLE: return "a list of one number (one line), or null";
+	case K_LINE_STRING: return "a list of one string (one line), or null";
+	case K_LINE_PAIR: return "a list of one [upper, lower] pair of integers (one line), or null";
 	}
 	return "?";
 }
@@ -225,6 +329,18 @@ static int assign(struct arepo_config *cfg, const struct key_spec *k, const json
 		}
 		break;
 	}
+	case K_STRING:
+		if (json_is_null(v))
+			*(char *)field = '\0';
+		else
+			bad = get_string(v, field, k->size);
+		break;
+	case K_LINE_INT:
+	case K_LINE_DOUBLE:
+	case K_LINE_STRING:
+	case K_LINE_PAIR:
+		bad = assign_line(k, field, v);
+		break;
 	}
 	if (bad)
 		return err_set(err, EXIT_USAGE, "%s: %s.%s must be %s", origin,
@@ -370,6 +486,81 @@ static int check_bounds(const struct opt_double *lo, const struct opt_double *hi
 	return 0;
 }
 
+static const char *const modes[][2] = {
+	{ "optically thick", "thick" },
+	{ "optically thin", "thin" },
+	{ "selectively thin", "selthin" },
+	{ "simple", "simple" },
+};
+
+const char *config_observe_mode(const char *name)
+{
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+		if (strcmp(name, modes[i][0]) == 0 || strcmp(name, modes[i][1]) == 0)
+			return modes[i][0];
+	return NULL;
+}
+
+int config_require_observation(const struct arepo_config *cfg, int need, struct arepo_err *err)
+{
+	const struct observer_hyper *o = &cfg->observer_hyper;
+	const struct cube_hyper *v = &cfg->cube_hyper;
+	const int cube = need & CONFIG_NEED_CUBE, line = need & CONFIG_NEED_LINE;
+	const struct { int needed, set; const char *name; } keys[] = {
+		{ line, o->v_subsamples.set, "observer_hyper.v_subsamples" },
+		{ line, o->n_lines.set, "observer_hyper.n_lines" },
+		{ line, o->chem_path[0] != '\0', "observer_hyper.chem_path" },
+		{ line, o->transition.set, "observer_hyper.transition" },
+		{ line, o->kappa_dust.set, "observer_hyper.kappa_dust" },
+		{ line, o->N_H_TOT_steps.set, "observer_hyper.N_H_TOT_steps" },
+		{ line, o->interpolation_max_N_H_TOT.set, "observer_hyper.interpolation_max_N_H_TOT" },
+		{ line, o->bolic_normalization.set, "observer_hyper.bolic_normalization" },
+		{ line, o->abundance_H2_steps.set, "observer_hyper.abundance_H2_steps" },
+		{ line, o->T_steps.set, "observer_hyper.T_steps" },
+		{ line, o->interpolation_max_T.set, "observer_hyper.interpolation_max_T" },
+		{ cube, v->v_min.set, "cube_hyper.v_min" },
+		{ cube, v->v_max.set, "cube_hyper.v_max" },
+		{ cube, v->reduction[0] != '\0', "cube_hyper.reduction" },
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (keys[i].needed && !keys[i].set)
+			FAIL("%s is null; the observation needs it (IRIS's defaults leave it to "
+			     "the configuration; see the presets)", keys[i].name);
+	if (cube && (!(v->v_min.value < v->v_max.value) || v->v_steps < 2))
+		FAIL("cube_hyper.v_min must be less than v_max, and v_steps at least 2");
+	if (cube && strcmp(v->reduction, "mean") && strcmp(v->reduction, "max"))
+		FAIL("cube_hyper.reduction must be \"mean\" or \"max\" (got \"%s\")", v->reduction);
+	if (o->in_blur_kernel_r <= 0 || o->in_blur_kernel_lon <= 0 || o->in_blur_kernel_lat <= 0)
+		FAIL("observer_hyper.in_blur_kernel_r, _lon and _lat must be positive");
+	if (!(o->in_blur_sigma > 0))
+		FAIL("observer_hyper.in_blur_sigma must be positive");
+	if (o->out_blur_fwhm.set && !(o->out_blur_fwhm.value > 0))
+		FAIL("observer_hyper.out_blur_fwhm must be positive, or null for no beam");
+	if (!line)
+		return 0;
+	if (o->v_subsamples.value < 0)
+		FAIL("observer_hyper.v_subsamples must not be negative");
+	if (o->n_lines.value != 1)
+		FAIL("observer_hyper.n_lines is %lld; these tools observe one line (n_lines = 1, "
+		     "as every IRIS preset)", o->n_lines.value);
+	if (o->transition.first < 0 || o->transition.second < 0 ||
+	    o->transition.first == o->transition.second)
+		FAIL("observer_hyper.transition must be two different non-negative levels");
+	if (!(o->kappa_dust.value >= 0))
+		FAIL("observer_hyper.kappa_dust must not be negative");
+	if (o->N_H_TOT_steps.value < 2 || o->abundance_H2_steps.value < 2 || o->T_steps.value < 2)
+		FAIL("observer_hyper.N_H_TOT_steps, abundance_H2_steps and T_steps must be at least 2");
+	if (!(o->interpolation_max_N_H_TOT.value > 0) || !(o->bolic_normalization.value > 0) ||
+	    !(o->interpolation_max_T.value > 0))
+		FAIL("observer_hyper.interpolation_max_N_H_TOT, bolic_normalization and "
+		     "interpolation_max_T must be positive");
+	if (o->T_continuum.set && !(o->T_continuum.value > 0))
+		FAIL("observer_hyper.T_continuum must be positive or null");
+	if (!(o->T_cmb >= 0))
+		FAIL("observer_hyper.T_cmb must not be negative");
+	return 0;
+}
+
 int config_validate(const struct arepo_config *cfg, struct arepo_err *err)
 {
 	const struct writer_hyper *w = &cfg->writer_hyper;
@@ -457,6 +648,11 @@ int config_validate(const struct arepo_config *cfg, struct arepo_err *err)
 		FAIL("observer_hyper.abundance_He must not be negative");
 	if (o->T_inf.set && !(o->T_inf.value > 0))
 		FAIL("observer_hyper.T_inf must be positive or null");
+	if (o->lon_pieces <= 0 || o->lat_pieces <= 0)
+		FAIL("observer_hyper.lon_pieces and lat_pieces must be positive");
+	if (!config_observe_mode(o->mode))
+		FAIL("observer_hyper.mode must be \"optically thick\", \"optically thin\", "
+		     "\"selectively thin\" or \"simple\" (got \"%s\")", o->mode);
 	return 0;
 }
 
@@ -495,6 +691,23 @@ static json_t *key_to_json(const struct arepo_config *cfg, const struct key_spec
 	case K_OPT_RANGE: {
 		const struct opt_range *o = field;
 		return o->set ? json_pack("[ff]", o->low, o->high) : json_null();
+	}
+	case K_STRING:
+		return *(const char *)field ? json_string(field) : json_null();
+	case K_LINE_INT: {
+		const struct opt_int *o = field;
+		return o->set ? json_pack("[I]", (json_int_t)o->value) : json_null();
+	}
+	case K_LINE_DOUBLE: {
+		const struct opt_double *o = field;
+		return o->set ? json_pack("[f]", o->value) : json_null();
+	}
+	case K_LINE_STRING:
+		return *(const char *)field ? json_pack("[s]", (const char *)field) : json_null();
+	case K_LINE_PAIR: {
+		const struct opt_pair *o = field;
+		return o->set ? json_pack("[[II]]", (json_int_t)o->first, (json_int_t)o->second)
+			      : json_null();
 	}
 	}
 	return json_null();

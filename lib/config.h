@@ -1,6 +1,6 @@
 /* The configuration every tool reads: JSON key-compatible with IRIS's
  * hyper.json (sections writer_hyper, dataset_hyper, coordinate_hyper,
- * observer_hyper), IRIS's defaults, --config FILE and --set overrides. */
+ * observer_hyper, cube_hyper), IRIS's defaults, --config FILE and --set overrides. */
 #ifndef AREPO_CONFIG_H
 #define AREPO_CONFIG_H
 
@@ -62,11 +62,46 @@ struct coordinate_hyper {
 	struct opt_double lat_min, lat_max; /* degrees */
 };
 
+/* IRIS's per-line lists (chem_path, transition, kappa_dust, the grid sizes)
+ * hold one entry per line; the tools support n_lines = 1, the only line any
+ * IRIS preset observes, and keep that entry. IRIS's defaults leave most of
+ * the observation's keys null (the presets set them): a string key that is
+ * null is "". */
+struct opt_pair { int set; long long first, second; };
+
 struct observer_hyper {
 	double k, h, c, L;
 	double mw_He, m_He, abundance_He;
 	double mw_H2, m_H2, mw_H, m_H;
+	double ortho_to_para_H2_ratio;
 	struct opt_double T_inf; /* K; null: no ceiling */
+	/* The synthetic observation (arepo-observe). */
+	long long lon_pieces, lat_pieces; /* IRIS's ray batches (no effect on values) */
+	struct opt_int v_subsamples;
+	int blur_inputs;
+	long long in_blur_kernel_r, in_blur_kernel_lon, in_blur_kernel_lat;
+	double in_blur_sigma;
+	struct opt_double out_blur_fwhm; /* arcsec */
+	struct opt_double noise_mean, noise_sigma; /* training time only */
+	struct opt_int n_lines;
+	char chem_path[4096];        /* LAMDA molecular data file */
+	struct opt_pair transition;  /* (upper, lower), 0-based levels */
+	struct opt_double kappa_dust; /* m^2 per kg of gas */
+	struct opt_int N_H_TOT_steps, abundance_H2_steps, T_steps;
+	struct opt_double interpolation_max_N_H_TOT, bolic_normalization, interpolation_max_T;
+	long long max_level_throughput_resolution;
+	struct opt_double T_continuum; /* K; null: no radiation field in the level balance */
+	double T_cmb;
+	/* Not in IRIS (there a Writer argument): the observing mode,
+	 * "optically thick", "optically thin", "selectively thin" or "simple". */
+	char mode[32];
+};
+
+/* IRIS's cube_hyper: the velocity axis of the observation. */
+struct cube_hyper {
+	struct opt_double v_min, v_max; /* km/s */
+	long long v_steps;
+	char reduction[16];  /* "mean" or "max" over latitude */
 };
 
 struct arepo_config {
@@ -75,6 +110,7 @@ struct arepo_config {
 	struct dataset_hyper dataset_hyper;
 	struct coordinate_hyper coordinate_hyper;
 	struct observer_hyper observer_hyper;
+	struct cube_hyper cube_hyper;
 };
 
 /* IRIS's defaults (iris.hyper.Hyper), seed 0. */
@@ -97,6 +133,18 @@ int config_require_grid(const struct arepo_config *cfg, struct arepo_err *err);
 /* The effective configuration as a JSON text (known keys only), for the
  * provenance attributes of output files. The caller frees it. */
 char *config_to_json(const struct arepo_config *cfg);
+
+/* Errors unless every key the observation needs is set and sane (IRIS's
+ * defaults leave them null; the presets set them): need is a set of */
+enum {
+	CONFIG_NEED_CUBE = 1, /* cube_hyper: the velocity axis and reduction */
+	CONFIG_NEED_LINE = 2  /* the line, its grids and the transfer */
+};
+int config_require_observation(const struct arepo_config *cfg, int need, struct arepo_err *err);
+
+/* IRIS's name of an observing mode given by it or by its short name
+ * (thick, thin, selthin, simple); NULL if unknown. */
+const char *config_observe_mode(const char *name);
 
 /* Parsec per processing length unit (IRIS's _length_parsec_per_processing). */
 double config_parsec_per_processing(const struct arepo_config *cfg);

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "h5util.h"
@@ -118,4 +119,73 @@ void tensor_abort(struct tensor_writer *w)
 		H5Fclose(w->file);
 	w->dset = w->file = -1;
 	atomic_abort(&w->out);
+}
+
+int tensor_open(struct tensor_reader *t, const char *path, struct arepo_err *err)
+{
+	memset(t, 0, sizeof *t);
+	t->file = t->dset = -1;
+	snprintf(t->path, sizeof t->path, "%s", path);
+	int rc = h5_open_checked(path, &t->file, err);
+	if (rc)
+		return rc;
+	char format[64];
+	if (h5_attr_string(t->file, "format", format, sizeof format) || strcmp(format, TENSOR_FORMAT)) {
+		tensor_close(t);
+		return err_set(err, EXIT_BADDATA, "%s: not a tensor file (no format attribute \"%s\")",
+			       path, TENSOR_FORMAT);
+	}
+	if ((rc = view_meta_read(t->file, path, &t->meta, err))) {
+		tensor_close(t);
+		return rc;
+	}
+	const struct view_geometry *g = &t->meta.geometry;
+	int rank;
+	hsize_t dims[4];
+	t->dset = H5Dopen2(t->file, "physical", H5P_DEFAULT);
+	hid_t type = t->dset >= 0 ? H5Dget_type(t->dset) : -1;
+	int is_float = type >= 0 && H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == 4;
+	if (type >= 0)
+		H5Tclose(type);
+	if (t->dset < 0 || !is_float || h5_dataset_dims(t->file, "physical", &rank, dims) || rank != 4 ||
+	    dims[0] != VIEW_CHANNELS || (int64_t)dims[1] != g->r_steps ||
+	    (int64_t)dims[2] != g->lon_steps || (int64_t)dims[3] != g->lat_steps) {
+		tensor_close(t);
+		return err_set(err, EXIT_BADDATA,
+			       "%s: \"physical\" is missing or is not float32 (6, %lld, %lld, %lld) as "
+			       "the file's grid says", path, (long long)g->r_steps,
+			       (long long)g->lon_steps, (long long)g->lat_steps);
+	}
+	t->r_steps = g->r_steps;
+	t->lon_steps = g->lon_steps;
+	t->lat_steps = g->lat_steps;
+	return 0;
+}
+
+int tensor_read_lon(struct tensor_reader *t, int64_t l0, int64_t l1, float *out,
+		    struct arepo_err *err)
+{
+	hsize_t start[4] = { 0, 0, (hsize_t)l0, 0 };
+	hsize_t count[4] = { VIEW_CHANNELS, (hsize_t)t->r_steps, (hsize_t)(l1 - l0),
+			     (hsize_t)t->lat_steps };
+	hid_t fspace = H5Dget_space(t->dset);
+	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+	hid_t mspace = H5Screate_simple(4, count, NULL);
+	herr_t rc = H5Dread(t->dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, out);
+	H5Sclose(mspace);
+	H5Sclose(fspace);
+	if (rc < 0)
+		return err_set(err, EXIT_BADDATA, "%s: cannot read \"physical\" (truncated or damaged)",
+			       t->path);
+	return 0;
+}
+
+void tensor_close(struct tensor_reader *t)
+{
+	if (t->dset >= 0)
+		H5Dclose(t->dset);
+	if (t->file >= 0)
+		H5Fclose(t->file);
+	t->dset = t->file = -1;
+	view_meta_free(&t->meta);
 }

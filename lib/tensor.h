@@ -34,4 +34,21 @@ int tensor_commit(struct tensor_writer *w, struct arepo_err *err);
 /* Closes and removes the temporary file. */
 void tensor_abort(struct tensor_writer *w);
 
+/* A complete tensor file opened for reading, its shape checked against its
+ * metadata. */
+struct tensor_reader {
+	char path[PATH_MAX];
+	hid_t file, dset;
+	struct view_meta meta;
+	int64_t r_steps, lon_steps, lat_steps;
+};
+
+/* Errors: 1 if the file cannot be read, 3 if it is not a complete tensor. */
+int tensor_open(struct tensor_reader *t, const char *path, struct arepo_err *err);
+/* Reads lon indices [l0, l1), every channel, r and lat, into out laid out
+ * (6, r, l1 - l0, lat). */
+int tensor_read_lon(struct tensor_reader *t, int64_t l0, int64_t l1, float *out,
+		    struct arepo_err *err);
+void tensor_close(struct tensor_reader *t);
+
 #endif

@@ -1,0 +1,1275 @@
+/* The synthetic observation (see observe.h): IRIS's float32 arithmetic in
+ * its order, streamed ray by ray instead of materialised per batch. Built
+ * with -mavx2 -mfma -ffp-contract=off: the only fused multiply-adds are the
+ * beam's explicit fmaf, as oneDNN computes it. */
+#define _GNU_SOURCE
+#include "observe.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "vmath.h"
+
+static const struct { enum observe_mode mode; const char *name, *short_name; } mode_names[] = {
+	{ OBSERVE_THICK, "optically thick", "thick" },
+	{ OBSERVE_THIN, "optically thin", "thin" },
+	{ OBSERVE_SELTHIN, "selectively thin", "selthin" },
+	{ OBSERVE_SIMPLE, "simple", "simple" },
+};
+
+int observe_mode_parse(const char *name, enum observe_mode *mode)
+{
+	for (size_t i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++)
+		if (!strcmp(name, mode_names[i].name) || !strcmp(name, mode_names[i].short_name)) {
+			*mode = mode_names[i].mode;
+			return 0;
+		}
+	return -1;
+}
+
+const char *observe_mode_name(enum observe_mode mode)
+{
+	return mode_names[mode].name;
+}
+
+const char *observe_mode_short(enum observe_mode mode)
+{
+	return mode_names[mode].short_name;
+}
+
+/* ---- torch's building blocks ------------------------------------------ */
+
+void observe_linspace(double a, double b, int64_t n, float *out)
+{
+	if (n <= 0)
+		return;
+	const float start = (float)a, end = (float)b;
+	if (n == 1) {
+		out[0] = start;
+		return;
+	}
+	const float step = (end - start) / (float)(n - 1);
+	const int64_t half = n / 2;
+	int64_t i0 = 0;
+	for (; i0 + 8 <= n; i0 += 8) {
+		float base = i0 < half ? fmaf(step, (float)i0, start)
+				       : fmaf(-step, (float)(n - 1 - i0), end);
+		for (int l = 0; l < 8; l++)
+			out[i0 + l] = base + step * (float)l;
+	}
+	for (int64_t i = i0; i < n; i++)
+		out[i] = i < half ? fmaf(step, (float)i, start) : fmaf(-step, (float)(n - 1 - i), end);
+}
+
+static int ceil_log2(int64_t n)
+{
+	int k = 0;
+	while (((int64_t)1 << k) < n)
+		k++;
+	return k;
+}
+
+/* torch's multi_row_sum (SumKernel.cpp), streamed: n rows of width values
+ * pushed one at a time into a 4-level cascade of accumulators. */
+struct cascade {
+	int64_t n, i, full, width;
+	int level_power;
+	float *acc[4];
+};
+
+static int cascade_init(struct cascade *c, int64_t n, int64_t width, float *storage)
+{
+	c->n = n;
+	c->i = 0;
+	c->width = width;
+	int lp = ceil_log2(n) / 4;
+	c->level_power = lp > 4 ? lp : 4;
+	const int64_t step = (int64_t)1 << c->level_power;
+	c->full = n / step * step; /* rows summed in whole blocks */
+	for (int j = 0; j < 4; j++) {
+		c->acc[j] = storage + j * width;
+		memset(c->acc[j], 0, (size_t)width * sizeof(float));
+	}
+	return 0;
+}
+
+/* After a row is added: the carries at the end of a block. */
+static void cascade_carry(struct cascade *c)
+{
+	const int64_t step = (int64_t)1 << c->level_power, mask = step - 1;
+	c->i++;
+	if (c->i > c->full || c->i % step)
+		return;
+	for (int j = 1; j < 4; j++) {
+		float *hi = c->acc[j], *lo = c->acc[j - 1];
+		for (int64_t k = 0; k < c->width; k++) {
+			hi[k] += lo[k];
+			lo[k] = 0;
+		}
+		if (c->i & (mask << (j * c->level_power)))
+			break;
+	}
+}
+
+static void cascade_push(struct cascade *c, const float *row)
+{
+	float *a = c->acc[0];
+	for (int64_t k = 0; k < c->width; k++)
+		a[k] += row[k];
+	cascade_carry(c);
+}
+
+/* The sum; acc[0] holds it afterwards. */
+static float *cascade_finish(struct cascade *c)
+{
+	float *a = c->acc[0];
+	for (int j = 1; j < 4; j++)
+		for (int64_t k = 0; k < c->width; k++)
+			a[k] += c->acc[j][k];
+	return a;
+}
+
+float observe_cascade_sum(const float *x, int64_t n, int64_t stride)
+{
+	float storage[4];
+	struct cascade c;
+	cascade_init(&c, n, 1, storage);
+	for (int64_t i = 0; i < n; i++)
+		cascade_push(&c, x + i * stride);
+	return cascade_finish(&c)[0];
+}
+
+/* torch's row_sum: rows of 4 consecutive groups of lanes values (partial
+ * sums), the cascade over the rows, the leftover groups into partial 0,
+ * then partials 1, 2, 3 into partial 0. out gets lanes values. */
+static void row_sum(const float *x, int64_t groups, int lanes, float *out)
+{
+	const int64_t rows = groups / 4;
+	float storage[4 * 4 * 8];
+	struct cascade c;
+	cascade_init(&c, rows, 4 * lanes, storage);
+	for (int64_t t = 0; t < rows; t++)
+		cascade_push(&c, x + t * 4 * lanes);
+	float *p = cascade_finish(&c);
+	for (int64_t g = rows * 4; g < groups; g++)
+		for (int l = 0; l < lanes; l++)
+			p[l] += x[g * lanes + l];
+	for (int q = 1; q < 4; q++)
+		for (int l = 0; l < lanes; l++)
+			p[l] += p[q * lanes + l];
+	memcpy(out, p, (size_t)lanes * sizeof(float));
+}
+
+float observe_inner_sum(const float *x, int64_t n)
+{
+	float lane[8];
+	if (n < 8) {
+		row_sum(x, n, 1, lane);
+		return lane[0];
+	}
+	const int64_t nv = n / 8;
+	row_sum(x, nv, 8, lane);
+	float acc = 0;
+	for (int64_t i = nv * 8; i < n; i++)
+		acc += x[i];
+	for (int l = 0; l < 8; l++)
+		acc += lane[l];
+	return acc;
+}
+
+static inline float relu(float x)
+{
+	return x < 0 ? 0 : x; /* NaN stays NaN, as torch's relu */
+}
+
+/* float -> int64 as x86 converts it (an out-of-range value or NaN gives
+ * INT64_MIN), then clamped to [0, n - 1]: what torch's .long().clamp() does. */
+static inline int64_t node_index(float v, int64_t n)
+{
+	int64_t i = (v != v || fabsf(v) >= 9.2233720368547758e18f) ? INT64_MIN : (int64_t)v;
+	return i < 0 ? 0 : i > n - 1 ? n - 1 : i;
+}
+
+static inline int64_t reflect(int64_t i, int64_t n)
+{
+	return i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i;
+}
+
+/* ---- the plan ---------------------------------------------------------- */
+
+/* exp(-0.5 (x/s)^2) for x = arange(K) - K // 2, SLEEF's exp. */
+static void gaussian_taps(int64_t K, float s, float *g)
+{
+	for (int64_t i = 0; i < K; i++) {
+		float x = (float)i - (float)(K / 2);
+		float q = x / s;
+		g[i] = -0.5f * (q * q);
+	}
+	vmath_exp(g, g, (size_t)K);
+}
+
+static int64_t beam_size(float sigma, int64_t steps)
+{
+	int64_t K = (int64_t)(10.0f * sigma);
+	if (K > steps)
+		K = steps;
+	if (K % 2 == 0)
+		K = K == steps ? K - 1 : K + 1;
+	return K < 1 ? 1 : K;
+}
+
+/* The four processing units IRIS's observers use, from the writer's
+ * (SI -> processing factors, in double). */
+struct units { double length, velocity, time, mass, temperature, energy, number_density; };
+
+static struct units processing_units(const struct arepo_config *cfg)
+{
+	const struct writer_hyper *w = &cfg->writer_hyper;
+	struct units u;
+	u.length = 100. / w->length_cm_per_processing;
+	u.velocity = 100. / w->velocity_cm_per_s_per_processing;
+	u.time = u.length / u.velocity;
+	u.mass = 1000. / w->mass_g_per_processing;
+	u.temperature = 1. / w->temperature_K_per_processing;
+	u.energy = u.mass * u.length * u.length / (u.time * u.time);
+	u.number_density = 1. / (cfg->dataset_hyper.iris_number_unit * u.length * u.length * u.length);
+	return u;
+}
+
+#define PLAN_FAIL(...) do { observe_plan_free(p); return err_set(err, EXIT_USAGE, __VA_ARGS__); } while (0)
+
+int observe_plan_init(struct observe_plan *p, const struct arepo_config *cfg,
+		      enum observe_mode mode, int64_t R, int64_t L, int64_t A,
+		      const struct obsgrids *grids, struct arepo_err *err)
+{
+	memset(p, 0, sizeof *p);
+	const struct observer_hyper *o = &cfg->observer_hyper;
+	const struct coordinate_hyper *ch = &cfg->coordinate_hyper;
+	const struct cube_hyper *cube = &cfg->cube_hyper;
+	const struct units u = processing_units(cfg);
+	p->mode = mode;
+	p->R = R;
+	p->L = L;
+	p->A = A;
+	p->V = cube->v_steps;
+	p->v_sub = mode == OBSERVE_THICK ? o->v_subsamples.value : 0;
+	if (mode == OBSERVE_THICK && p->v_sub < 1)
+		PLAN_FAIL("observer_hyper.v_subsamples is %lld; the optically thick mode needs at "
+			  "least 1", (long long)p->v_sub);
+	p->F = mode == OBSERVE_THICK ? 2 * p->V * p->v_sub + 1 : p->V;
+	p->r_crop_min = ch->r_crop_min_index;
+	p->r_crop_max = ch->r_crop_max_index;
+	if (p->r_crop_max > R)
+		PLAN_FAIL("coordinate_hyper.r_crop_max_index (%lld) exceeds the tensor's %lld r steps",
+			  (long long)p->r_crop_max, (long long)R);
+	if (R < (mode == OBSERVE_THIN ? 3 : 2))
+		PLAN_FAIL("the tensor has %lld r steps; the %s mode needs at least %d", (long long)R,
+			  mode_names[mode].name, mode == OBSERVE_THIN ? 3 : 2);
+	p->reduce_max = !strcmp(cube->reduction, "max");
+	p->grids = grids;
+	if (mode != OBSERVE_SIMPLE && !grids)
+		PLAN_FAIL("the %s mode needs the observability grids", mode_names[mode].name);
+
+	/* Velocity blur (IRIS's VelocityBlur): sigma is kernel size x in_blur_sigma. */
+	p->blur_inputs = o->blur_inputs;
+	p->kr = o->in_blur_kernel_r;
+	p->kl = o->in_blur_kernel_lon;
+	p->ka = o->in_blur_kernel_lat;
+	if (p->blur_inputs && (p->kr / 2 >= R || p->kl / 2 >= L || p->ka / 2 >= A))
+		PLAN_FAIL("observer_hyper.in_blur_kernel_r/_lon/_lat (%lld, %lld, %lld) are too large "
+			  "for a %lld x %lld x %lld tensor (reflect padding)", (long long)p->kr,
+			  (long long)p->kl, (long long)p->ka, (long long)R, (long long)L, (long long)A);
+	if (p->blur_inputs) {
+		const int64_t K[3] = { p->kr, p->kl, p->ka };
+		float *g[3];
+		for (int a = 0; a < 3; a++) {
+			g[a] = malloc((size_t)K[a] * sizeof(float));
+			gaussian_taps(K[a], (float)((double)K[a] * o->in_blur_sigma), g[a]);
+		}
+		const int64_t n = p->kr * p->kl * p->ka;
+		p->in_weight = malloc((size_t)n * sizeof(float));
+		for (int64_t i = 0; i < p->kr; i++)
+			for (int64_t j = 0; j < p->kl; j++)
+				for (int64_t k = 0; k < p->ka; k++)
+					p->in_weight[(i * p->kl + j) * p->ka + k] = g[0][i] * g[1][j] * g[2][k];
+		const float sum = observe_inner_sum(p->in_weight, n);
+		for (int64_t i = 0; i < n; i++)
+			p->in_weight[i] /= sum;
+		for (int a = 0; a < 3; a++)
+			free(g[a]);
+	}
+
+	/* Beam (IRIS's BeamBlur): sigma in pixels of (max - min) / steps. */
+	p->beam = mode != OBSERVE_SIMPLE && o->out_blur_fwhm.set;
+	if (p->beam) {
+		const float fwhm_per_sigma = 2.0f * sqrtf(2.0f * logf(2.0f));
+		const float inv = 1.0f / fwhm_per_sigma;
+		const double fwhm_deg = o->out_blur_fwhm.value / 3600.;
+		const float s_lon = inv * (float)(fwhm_deg / (ch->lon_max.value - ch->lon_min.value) * (double)L);
+		const float s_lat = inv * (float)(fwhm_deg / (ch->lat_max.value - ch->lat_min.value) * (double)A);
+		p->bl = beam_size(s_lon, L);
+		p->ba = beam_size(s_lat, A);
+		float *gl = malloc((size_t)p->bl * sizeof(float)), *ga = malloc((size_t)p->ba * sizeof(float));
+		gaussian_taps(p->bl, s_lon, gl);
+		gaussian_taps(p->ba, s_lat, ga);
+		p->beam_weight = malloc((size_t)(p->bl * p->ba) * sizeof(float));
+		for (int64_t i = 0; i < p->bl; i++)
+			for (int64_t j = 0; j < p->ba; j++)
+				p->beam_weight[i * p->ba + j] = gl[i] * ga[j];
+		const float sum = observe_inner_sum(p->beam_weight, p->bl * p->ba);
+		for (int64_t i = 0; i < p->bl * p->ba; i++)
+			p->beam_weight[i] /= sum;
+		free(gl);
+		free(ga);
+	}
+
+	/* Constants (IRIS-OBSERVATION §3.0). */
+	p->h = (float)(o->h * u.energy * u.time);
+	p->k = (float)(o->k * u.energy / u.temperature);
+	p->c = (float)(o->c * u.velocity);
+	const double ds = (ch->r_max.value - ch->r_min.value) / (double)(R - 1) *
+			  cfg->dataset_hyper.meters_per_parsec * u.length;
+	p->ds = (float)ds;
+	const double v_min = cube->v_min.value * 1000. * u.velocity;
+	const double v_max = cube->v_max.value * 1000. * u.velocity;
+	const double dv = (v_max - v_min) / (double)(p->V - 1);
+	p->simple_v_min = (float)v_min;
+	p->simple_dv = (float)dv;
+	p->simple_dr_dv = (float)(ds / dv);
+	p->mw_H2 = (float)o->mw_H2;
+	p->mw_ism = (float)(o->mw_H + o->abundance_He * o->mw_He);
+	p->mu = (float)((o->m_H + o->abundance_He * o->m_He) * (u.mass * cfg->dataset_hyper.iris_number_unit));
+	p->cc = p->c * p->c;
+	p->two_k = 2.0f * p->k;
+	p->sqrt_pi = sqrtf((float)M_PI);
+	p->t_cmb = (float)o->T_cmb * (float)u.temperature;
+
+	p->nu = malloc((size_t)p->V * sizeof(float));
+	p->nu_edges = malloc((size_t)(p->V + 1) * sizeof(float));
+	p->nu_fine = malloc((size_t)p->F * sizeof(float));
+	p->background = malloc((size_t)p->V * sizeof(float));
+	p->trj_denominator = malloc((size_t)p->V * sizeof(float));
+	if (grids) {
+		p->nu_ul = grids->nu_ul_ghz * 1e9f * (float)(1. / u.time);
+		const float mol = (float)grids->molecular_weight;
+		p->tracer_mass = mol / (float)o->L / 1000.0f * (float)u.mass;
+		p->bolic = (float)o->bolic_normalization.value * (float)u.number_density;
+		p->kappa = (float)o->kappa_dust.value * (float)u.length * (float)u.length / (float)u.mass;
+		p->peak = 0.04f;
+		p->nu_ul_over_c = p->nu_ul / p->c;
+		p->nu_channel_width = (1.0f / p->c) * (float)dv * p->nu_ul;
+
+		observe_linspace(v_min, v_max, p->V, p->nu);
+		observe_linspace(v_min - dv / 2, v_max + dv / 2, p->V + 1, p->nu_edges);
+		/* the fine axis: the thick mode's only */
+		observe_linspace(v_min - dv / 2, v_max + dv / 2, p->F, p->nu_fine);
+		float *axes[3] = { p->nu, p->nu_edges, p->nu_fine };
+		int64_t sizes[3] = { p->V, p->V + 1, mode == OBSERVE_THICK ? p->F : 0 };
+		for (int a = 0; a < 3; a++)
+			for (int64_t i = 0; i < sizes[a]; i++)
+				axes[a][i] = (1.0f + axes[a][i] / p->c) * p->nu_ul;
+		/* The CMB background and the Rayleigh-Jeans conversion. */
+		for (int64_t i = 0; i < p->V; i++)
+			p->background[i] = p->h * p->nu[i] / p->k / p->t_cmb;
+		vmath_expm1(p->background, p->background, (size_t)p->V);
+		for (int64_t i = 0; i < p->V; i++) {
+			float nu = p->nu[i];
+			float b = 2.0f * p->h * nu * nu * nu / p->c / p->c / p->background[i];
+			p->background[i] = isfinite(b) ? b : 0;
+			p->trj_denominator[i] = p->two_k * nu * nu;
+		}
+	}
+	if (!p->nu || !p->nu_edges || !p->nu_fine || !p->background || !p->trj_denominator ||
+	    (p->blur_inputs && !p->in_weight) || (p->beam && !p->beam_weight)) {
+		observe_plan_free(p);
+		return err_set(err, EXIT_RUNTIME, "out of memory");
+	}
+	return 0;
+}
+
+void observe_plan_free(struct observe_plan *p)
+{
+	free(p->in_weight);
+	free(p->beam_weight);
+	free(p->nu);
+	free(p->nu_edges);
+	free(p->nu_fine);
+	free(p->background);
+	free(p->trj_denominator);
+	p->in_weight = p->beam_weight = p->nu = p->nu_edges = p->nu_fine = NULL;
+	p->background = p->trj_denominator = NULL;
+}
+
+/* ---- per cell ---------------------------------------------------------- */
+
+/* A cell's line coefficients (per unit profile) and what the profiles need. */
+struct cell {
+	float opv;   /* 1 + v/c */
+	float x13;   /* tracer abundance */
+	float jf, af;/* emission and absorption per unit profile, before x13 */
+	float dnu;   /* Doppler width */
+	int bad;     /* T not finite: no line */
+	int fast;    /* opv and dnu ordinary: the profile is zero outside a window */
+	float alpha_d;
+};
+
+static void cell_line(const struct observe_plan *p, float v, float rho, float T, float x, float X,
+		      struct cell *c)
+{
+	const struct obsgrids *g = p->grids;
+	const float N = rho / p->mu;
+	c->bad = !isfinite(T);
+	c->opv = 1.0f + v / p->c;
+	const int64_t in = node_index(floorf(asinhf(N / p->bolic) / g->d_bolic + 0.5f), g->n_rho);
+	const int64_t ix = node_index(floorf(x / g->d_ab + 0.5f), g->n_x);
+	const int64_t iT = node_index(floorf(T / g->dT + 0.5f), g->n_T);
+	const size_t at = ((size_t)in * (size_t)g->n_x + (size_t)ix) * (size_t)g->n_T + (size_t)iT;
+	const float drho = rho - g->rho[in], dx = x - g->x[ix], dT = T - g->T[iT];
+	const float dj = (g->dj_drho[at] * drho + g->dj_dx[at] * dx) + g->dj_dT[at] * dT;
+	c->jf = g->j[at] + dj;
+	const float da = (g->dalpha_drho[at] * drho + g->dalpha_dx[at] * dx) + g->dalpha_dT[at] * dT;
+	c->af = g->alpha[at] + da;
+	c->dnu = p->nu_ul_over_c * sqrtf(p->two_k * T / p->tracer_mass);
+	c->x13 = X * p->peak;
+	const float dnu2 = c->dnu * c->dnu;
+	c->fast = isfinite(c->opv) && c->opv > 0 && isfinite(c->dnu) && c->dnu > 0 && dnu2 > 0 &&
+		  isfinite(dnu2);
+	c->alpha_d = p->kappa * rho;
+}
+
+/* The dust's source function S(nu[k] / opv, T_d) on the coarse channels,
+ * remembered for the last (opv, T_d): neighbouring cells of a nearest-cell
+ * tensor often share both. */
+struct dust_memo {
+	float opv, Td;
+	int valid;
+	float *S, *scratch; /* V each */
+};
+
+/* j_d[k] = S[k] alpha_d (IRIS's _dust_emission). */
+static void cell_dust(const struct observe_plan *p, const struct cell *c, float Td, float *jd,
+		      struct dust_memo *m)
+{
+	const int64_t V = p->V;
+	if (!(m->valid && !memcmp(&m->opv, &c->opv, sizeof c->opv) && !memcmp(&m->Td, &Td, sizeof Td))) {
+		float *nu = m->S, *x = m->scratch;
+		for (int64_t k = 0; k < V; k++) {
+			nu[k] = p->nu[k] / c->opv;
+			x[k] = p->h * nu[k] / p->k / Td;
+		}
+		vmath_expm1(x, x, (size_t)V);
+		const float two_h = 2.0f * p->h;
+		for (int64_t k = 0; k < V; k++) {
+			float S = two_h * nu[k] * nu[k] * nu[k] / p->c / p->c / x[k];
+			m->S[k] = isfinite(S) ? S : 0;
+		}
+		m->opv = c->opv;
+		m->Td = Td;
+		m->valid = 1;
+	}
+	for (int64_t k = 0; k < V; k++)
+		jd[k] = m->S[k] * c->alpha_d;
+}
+
+/* SLEEF's expf gives +0 below this argument (its explicit underflow cut). */
+#define EXP_ZERO_BELOW (-104.0f)
+
+static inline float gauss_arg(const struct observe_plan *p, const struct cell *c, float nu_f,
+			      float dnu2)
+{
+	float d = nu_f / c->opv - p->nu_ul;
+	return -(d * d) / dnu2;
+}
+
+/* A window [*lo, *hi) of fine channels outside which exp() of the thermal
+ * profile's argument is exactly +0: where |nu_f / opv - nu_ul| exceeds
+ * 10.25 dnu plus a margin for rounding, -(d d) / (dnu dnu) < -104. The
+ * offset is monotonic in f, so two bisections find it; inside the window
+ * every channel is computed in full, so a wider window changes nothing. */
+static void thick_window(const struct observe_plan *p, const struct cell *c, int64_t *lo,
+			 int64_t *hi)
+{
+	const float bound = 10.25f * c->dnu + 4e-6f * p->nu_ul;
+	int64_t a = 0, b = p->F; /* first f with offset >= -bound */
+	while (a < b) {
+		int64_t m = (a + b) / 2;
+		if (p->nu_fine[m] / c->opv - p->nu_ul >= -bound)
+			b = m;
+		else
+			a = m + 1;
+	}
+	*lo = a;
+	b = p->F; /* first f with offset > bound */
+	while (a < b) {
+		int64_t m = (a + b) / 2;
+		if (p->nu_fine[m] / c->opv - p->nu_ul > bound)
+			b = m;
+		else
+			a = m + 1;
+	}
+	*hi = a;
+}
+
+/* The thick line's j and alpha at the fine channels [lo, hi). */
+static void thick_profile(const struct observe_plan *p, const struct cell *c, int64_t lo,
+			  int64_t hi, float *j, float *a, float *scratch)
+{
+	const float dnu2 = c->dnu * c->dnu;
+	const int64_t n = hi - lo;
+	for (int64_t f = 0; f < n; f++)
+		scratch[f] = gauss_arg(p, c, p->nu_fine[lo + f], dnu2);
+	vmath_exp(scratch, scratch, (size_t)n);
+	for (int64_t f = 0; f < n; f++) {
+		float phi = scratch[f] / c->dnu / p->sqrt_pi;
+		float jv = c->bad ? 0 : c->jf * phi, av = c->bad ? 0 : c->af * phi;
+		j[f] = jv * c->x13;
+		a[f] = av * c->x13;
+	}
+}
+
+/* erf() is exactly +-1 beyond this magnitude (found in observe_run's setup). */
+static float erf_saturated_from;
+
+static void find_erf_saturation(void)
+{
+	/* The smallest float from which SLEEF's erff is 1 up to 16 (and, being
+	 * odd, -1 below its negative): scan downward in blocks of floats. */
+	enum { N = 4096 };
+	float x[N], y[N];
+	float top = 16.0f;
+	for (;;) {
+		for (int i = 0; i < N; i++)
+			x[i] = top = nextafterf(top, 0);
+		vmath_erf(x, y, N);
+		int i = 0;
+		while (i < N && y[i] == 1.0f)
+			i++;
+		if (i < N) {
+			erf_saturated_from = i == 0 ? nextafterf(x[0], INFINITY) : x[i - 1];
+			return;
+		}
+	}
+}
+
+static inline float erf_arg(const struct observe_plan *p, const struct cell *c, float edge)
+{
+	return (edge / c->opv - p->nu_ul) / c->dnu;
+}
+
+/* The integrated profile on the coarse channels: j[k], alpha[k] (alpha may be
+ * NULL). e has V + 1 entries of scratch, s another V + 1. */
+static void integrated_profile(const struct observe_plan *p, const struct cell *c, float *j,
+			       float *a, float *e, float *s)
+{
+	const int64_t V = p->V, E = V + 1;
+	const float two_w = 2.0f * p->nu_channel_width;
+	int64_t lo = 0, hi = E;
+	if (c->fast) { /* the edges whose erf is not saturated: [lo, hi) */
+		int64_t x = 0, y = E;
+		while (x < y) {
+			int64_t m = (x + y) / 2;
+			if (erf_arg(p, c, p->nu_edges[m]) > -erf_saturated_from)
+				y = m;
+			else
+				x = m + 1;
+		}
+		lo = x;
+		y = E;
+		while (x < y) {
+			int64_t m = (x + y) / 2;
+			if (erf_arg(p, c, p->nu_edges[m]) >= erf_saturated_from)
+				y = m;
+			else
+				x = m + 1;
+		}
+		hi = x;
+	}
+	for (int64_t m = lo; m < hi; m++)
+		s[m] = erf_arg(p, c, p->nu_edges[m]);
+	vmath_erf(s + lo, s + lo, (size_t)(hi - lo));
+	const float below = -1.0f / two_w, above = 1.0f / two_w;
+	for (int64_t m = 0; m < E; m++)
+		e[m] = m < lo ? below : m >= hi ? above : s[m] / two_w;
+	for (int64_t k = 0; k < V; k++) {
+		float phi = e[k + 1] - e[k];
+		float jv = c->bad ? 0 : c->jf * phi;
+		j[k] = jv * c->x13;
+		if (a) {
+			float av = c->bad ? 0 : c->af * phi;
+			a[k] = av * c->x13;
+		}
+	}
+}
+
+/* ---- per ray ----------------------------------------------------------- */
+
+struct ray_scratch {
+	float *v, *rho, *T, *x, *X, *Td;  /* R each: the ray's cells */
+	float *jd, *jd0, *tmp;            /* V, V, F + V + 2 */
+	float *Hj, *Ha, *Hj0, *Ha0, *Iv, *Iv_prev, *Iv_new, *jw, *aw; /* F */
+	float *j, *a, *f, *e, *s;         /* V + 1 */
+	float *Ic, *Ic_prev, *Ic_new, *I, *I_prev, *I_new, *Hjc0, *q; /* V (q: V * v_sub) */
+	float *casc_line, *casc_cont;     /* 4 V each */
+	float *j_hist[3], *jd_hist[3];    /* V: the thin mode's last three cells */
+	float *hj_out;                    /* V */
+	struct dust_memo dust;
+	uint64_t windows;
+};
+
+static void scratch_free(struct ray_scratch *s)
+{
+	float **fields[] = { &s->v, &s->rho, &s->T, &s->x, &s->X, &s->Td, &s->jd, &s->jd0, &s->tmp,
+			     &s->Hj, &s->Ha, &s->Hj0, &s->Ha0, &s->Iv, &s->Iv_prev, &s->Iv_new,
+			     &s->jw, &s->aw, &s->j, &s->a, &s->f, &s->e, &s->s, &s->Ic, &s->Ic_prev, &s->Ic_new,
+			     &s->I, &s->I_prev, &s->I_new, &s->Hjc0, &s->q, &s->casc_line,
+			     &s->casc_cont, &s->j_hist[0], &s->j_hist[1], &s->j_hist[2],
+			     &s->jd_hist[0], &s->jd_hist[1], &s->jd_hist[2], &s->hj_out,
+			     &s->dust.S, &s->dust.scratch };
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		free(*fields[i]);
+		*fields[i] = NULL;
+	}
+}
+
+static int scratch_alloc(struct ray_scratch *s, const struct observe_plan *p)
+{
+	memset(s, 0, sizeof *s);
+	const size_t R = (size_t)p->R, V = (size_t)p->V, F = (size_t)p->F;
+	const size_t Q = V * (size_t)(p->v_sub > 0 ? p->v_sub : 1);
+	struct { float **ptr; size_t n; } want[] = {
+		{ &s->v, R }, { &s->rho, R }, { &s->T, R }, { &s->x, R }, { &s->X, R }, { &s->Td, R },
+		{ &s->jd, V }, { &s->jd0, V }, { &s->tmp, F + V + 2 },
+		{ &s->Hj, F }, { &s->Ha, F }, { &s->Hj0, F }, { &s->Ha0, F }, { &s->Iv, F },
+		{ &s->Iv_prev, F }, { &s->Iv_new, F }, { &s->jw, F }, { &s->aw, F },
+		{ &s->j, V + 1 }, { &s->a, V + 1 }, { &s->f, V + 1 }, { &s->e, V + 1 }, { &s->s, V + 1 },
+		{ &s->Ic, V }, { &s->Ic_prev, V }, { &s->Ic_new, V }, { &s->I, V }, { &s->I_prev, V },
+		{ &s->I_new, V }, { &s->Hjc0, V }, { &s->q, Q }, { &s->casc_line, 4 * V },
+		{ &s->casc_cont, 4 * V }, { &s->j_hist[0], V }, { &s->j_hist[1], V },
+		{ &s->j_hist[2], V }, { &s->jd_hist[0], V }, { &s->jd_hist[1], V },
+		{ &s->jd_hist[2], V }, { &s->hj_out, V }, { &s->dust.S, V }, { &s->dust.scratch, V },
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		if (!(*want[i].ptr = malloc(want[i].n * sizeof(float)))) {
+			scratch_free(s);
+			return -1;
+		}
+	return 0;
+}
+
+/* I - Ic as a Rayleigh-Jeans temperature (IRIS's _subtract_and_convert). */
+static void subtract_and_convert(const struct observe_plan *p, const float *I, const float *Ic,
+				 float *out)
+{
+	for (int64_t k = 0; k < p->V; k++)
+		out[k] = p->cc * (I[k] - Ic[k]) / p->trj_denominator[k];
+}
+
+/* BDF2 step of the continuum: Ic_new = relu(((Hjc + 4 Ic) - Ic_prev) / (3 + Hac)). */
+static void continuum_step(const struct observe_plan *p, float H, const float *jd, float alpha_d,
+			   struct ray_scratch *s)
+{
+	const float three_plus = 3.0f + alpha_d * H;
+	for (int64_t k = 0; k < p->V; k++)
+		s->Ic_new[k] = relu(((jd[k] * H + 4.0f * s->Ic[k]) - s->Ic_prev[k]) / three_plus);
+	float *t = s->Ic_prev;
+	s->Ic_prev = s->Ic;
+	s->Ic = s->Ic_new;
+	s->Ic_new = t;
+}
+
+/* The first (trapezoid) step of the continuum from cells 0 and 1. */
+static void continuum_start(const struct observe_plan *p, float H, const float *jd0,
+			    float alpha_d0, const float *jd1, float alpha_d1, struct ray_scratch *s)
+{
+	const float four_minus = 4.0f - alpha_d0 * H, four_plus = 4.0f + alpha_d1 * H;
+	for (int64_t k = 0; k < p->V; k++) {
+		s->Ic_prev[k] = p->background[k];
+		s->Ic[k] = relu(((jd0[k] * H + jd1[k] * H) + four_minus * p->background[k]) / four_plus);
+	}
+}
+
+static void gather_cell(const struct ray_scratch *s, int64_t r, float *v, float *rho, float *T,
+			float *x, float *X, float *Td)
+{
+	*v = s->v[r];
+	*rho = s->rho[r];
+	*T = s->T[r];
+	*x = s->x[r];
+	*X = s->X[r];
+	*Td = s->Td[r];
+}
+
+/* One cell of the thick mode: H j and H alpha on the fine channels, as a
+ * value per coarse channel (hj_out) and one for alpha (ha_out) outside the
+ * line's window, and the window's own values (hj_win, ha_win). */
+struct thick_cell {
+	struct cell c;
+	int64_t lo, hi;
+	float *hj_out; /* V */
+	float ha_out;
+	float *hj_win, *ha_win; /* F */
+};
+
+static void thick_cell(const struct observe_plan *p, float H, int64_t r, struct ray_scratch *s,
+		       float *jd, struct thick_cell *t)
+{
+	float v, rho, T, x, X, Td;
+	struct cell *c = &t->c;
+	gather_cell(s, r, &v, &rho, &T, &x, &X, &Td);
+	cell_line(p, v, rho, T, x, X, c);
+	cell_dust(p, c, Td, jd, &s->dust);
+	const int64_t V = p->V, per = 2 * p->v_sub;
+	t->lo = t->hi = 0; /* a bad cell: j = alpha = 0 x13 everywhere */
+	if (!c->bad && c->fast)
+		thick_window(p, c, &t->lo, &t->hi);
+	else if (!c->bad)
+		t->hi = p->F;
+	/* Outside the window the profile is exactly 0: j = (jf 0) x13. */
+	const float phi0 = 0.0f / c->dnu / p->sqrt_pi;
+	const float j_out = (c->bad ? 0 : c->jf * phi0) * c->x13;
+	const float a_out = (c->bad ? 0 : c->af * phi0) * c->x13;
+	t->ha_out = (a_out + c->alpha_d) * H;
+	for (int64_t k = 0; k < V; k++)
+		t->hj_out[k] = (j_out + jd[k]) * H;
+	if (t->hi > t->lo) {
+		/* Iv_new is free while a cell is prepared */
+		thick_profile(p, c, t->lo, t->hi, t->hj_win, t->ha_win, s->Iv_new);
+		for (int64_t f = t->lo; f < t->hi; f++) {
+			int64_t k = f / per;
+			float *hj = t->hj_win + (f - t->lo), *ha = t->ha_win + (f - t->lo);
+			*hj = (*hj + jd[k < V ? k : V - 1]) * H;
+			*ha = (*ha + c->alpha_d) * H;
+		}
+		s->windows += (uint64_t)(t->hi - t->lo);
+	}
+}
+
+/* hj_out on every fine channel (each coarse value 2 v_sub times, the last
+ * once more). */
+static void expand_coarse(const struct observe_plan *p, const float *coarse, float *fine)
+{
+	const int64_t V = p->V, per = 2 * p->v_sub;
+	if (per == 2) {
+		for (int64_t k = 0; k < V; k++) {
+			fine[2 * k] = coarse[k];
+			fine[2 * k + 1] = coarse[k];
+		}
+	} else {
+		for (int64_t k = 0; k < V; k++)
+			for (int64_t i = 0; i < per; i++)
+				fine[k * per + i] = coarse[k];
+	}
+	fine[V * per] = coarse[V - 1];
+}
+
+/* The cell's H j and H alpha on every fine channel. */
+static void thick_expand(const struct observe_plan *p, const struct thick_cell *t, float *Hj,
+			 float *Ha)
+{
+	expand_coarse(p, t->hj_out, Hj);
+	for (int64_t f = 0; f < p->F; f++)
+		Ha[f] = t->ha_out;
+	memcpy(Hj + t->lo, t->hj_win, (size_t)(t->hi - t->lo) * sizeof(float));
+	memcpy(Ha + t->lo, t->ha_win, (size_t)(t->hi - t->lo) * sizeof(float));
+}
+
+/* One BDF2 step on fine channels [f0, f1) with a constant H alpha. */
+static void bdf2_flat(int64_t f0, int64_t f1, const float *Hj, float ha, const float *Iv,
+		      const float *Iv_prev, float *Iv_new)
+{
+	const float three_plus = 3.0f + ha;
+	for (int64_t f = f0; f < f1; f++)
+		Iv_new[f] = relu(((Hj[f] + 4.0f * Iv[f]) - Iv_prev[f]) / three_plus);
+}
+
+static void ray_thick(const struct observe_plan *p, struct ray_scratch *s, float *out)
+{
+	const int64_t F = p->F, V = p->V, R = p->R, per = 2 * p->v_sub;
+	const float H = 2.0f * p->ds;
+	struct thick_cell t = { .hj_out = s->hj_out, .hj_win = s->jw, .ha_win = s->aw };
+	thick_cell(p, H, 0, s, s->jd0, &t);
+	thick_expand(p, &t, s->Hj0, s->Ha0);
+	const float alpha_d0 = t.c.alpha_d;
+	thick_cell(p, H, 1, s, s->jd, &t);
+	thick_expand(p, &t, s->Hj, s->Ha);
+	continuum_start(p, H, s->jd0, alpha_d0, s->jd, t.c.alpha_d, s);
+	for (int64_t f = 0; f < F; f++) {
+		int64_t k = f / per;
+		float bg = p->background[k < V ? k : V - 1];
+		s->Iv_prev[f] = bg;
+		s->Iv[f] = relu(((s->Hj0[f] + s->Hj[f]) + (4.0f - s->Ha0[f]) * bg) / (4.0f + s->Ha[f]));
+	}
+	for (int64_t r = 2; r < R; r++) {
+		thick_cell(p, H, r, s, s->jd, &t);
+		continuum_step(p, H, s->jd, t.c.alpha_d, s);
+		expand_coarse(p, t.hj_out, s->Hj);
+		bdf2_flat(0, t.lo, s->Hj, t.ha_out, s->Iv, s->Iv_prev, s->Iv_new);
+		for (int64_t f = t.lo; f < t.hi; f++)
+			s->Iv_new[f] = relu(((t.hj_win[f - t.lo] + 4.0f * s->Iv[f]) - s->Iv_prev[f]) /
+					    (3.0f + t.ha_win[f - t.lo]));
+		bdf2_flat(t.hi, F, s->Hj, t.ha_out, s->Iv, s->Iv_prev, s->Iv_new);
+		float *tmp = s->Iv_prev;
+		s->Iv_prev = s->Iv;
+		s->Iv = s->Iv_new;
+		s->Iv_new = tmp;
+	}
+	/* Simpson's rule back onto the coarse channels. */
+	const float sixth = (float)(6 * p->v_sub);
+	const int64_t Q = V * p->v_sub;
+	for (int64_t m = 0; m < Q; m++)
+		s->q[m] = ((4.0f * s->Iv[2 * m + 1] + s->Iv[2 * m]) + s->Iv[2 * m + 2]) / sixth;
+	for (int64_t k = 0; k < V; k++)
+		s->I[k] = observe_inner_sum(s->q + k * p->v_sub, p->v_sub);
+	subtract_and_convert(p, s->I, s->Ic, out);
+}
+
+static void coarse_cell(const struct observe_plan *p, int64_t r, struct ray_scratch *s, float *j,
+			float *a, float *jd, struct cell *c)
+{
+	float v, rho, T, x, X, Td;
+	gather_cell(s, r, &v, &rho, &T, &x, &X, &Td);
+	cell_line(p, v, rho, T, x, X, c);
+	cell_dust(p, c, Td, jd, &s->dust);
+	integrated_profile(p, c, j, a, s->e, s->s);
+}
+
+static void ray_selthin(const struct observe_plan *p, struct ray_scratch *s, float *out)
+{
+	const int64_t V = p->V, R = p->R;
+	const float H = 2.0f * p->ds;
+	struct cell c0, c1;
+	float *f0 = s->j_hist[0], *a0 = s->j_hist[1];
+	coarse_cell(p, 0, s, f0, a0, s->jd0, &c0);
+	coarse_cell(p, 1, s, s->j, s->a, s->jd, &c1);
+	continuum_start(p, H, s->jd0, c0.alpha_d, s->jd, c1.alpha_d, s);
+	const float four_minus = 4.0f - c0.alpha_d * H, four_plus = 4.0f + c1.alpha_d * H;
+	for (int64_t k = 0; k < V; k++) {
+		float bg = p->background[k];
+		float g0 = (f0[k] + s->jd0[k]) - a0[k] * bg;
+		float g1 = (s->j[k] + s->jd[k]) - s->a[k] * s->Ic[k];
+		s->I_prev[k] = bg;
+		s->I[k] = relu((four_minus * bg + H * (g0 + g1)) / four_plus);
+	}
+	for (int64_t r = 2; r < R; r++) {
+		struct cell c;
+		coarse_cell(p, r, s, s->j, s->a, s->jd, &c);
+		continuum_step(p, H, s->jd, c.alpha_d, s);
+		const float three_plus = 3.0f + c.alpha_d * H;
+		for (int64_t k = 0; k < V; k++) {
+			float g = (s->j[k] + s->jd[k]) - s->a[k] * s->Ic[k];
+			s->I_new[k] = relu(((H * g + 4.0f * s->I[k]) - s->I_prev[k]) / three_plus);
+		}
+		float *t = s->I_prev;
+		s->I_prev = s->I;
+		s->I = s->I_new;
+		s->I_new = t;
+	}
+	subtract_and_convert(p, s->I, s->Ic, out);
+}
+
+static void ray_thin(const struct observe_plan *p, struct ray_scratch *s, float *out)
+{
+	const int64_t V = p->V, n = (p->R - 1) / 2;
+	const float h3 = p->ds / 3.0f;
+	struct cascade line, cont;
+	cascade_init(&line, n, V, s->casc_line);
+	cascade_init(&cont, n, V, s->casc_cont);
+	float *jh[3] = { s->j_hist[0], s->j_hist[1], s->j_hist[2] };
+	float *dh[3] = { s->jd_hist[0], s->jd_hist[1], s->jd_hist[2] };
+	struct cell c;
+	coarse_cell(p, 0, s, jh[0], NULL, dh[0], &c);
+	for (int64_t m = 0; m < n; m++) {
+		coarse_cell(p, 2 * m + 1, s, jh[1], NULL, dh[1], &c);
+		coarse_cell(p, 2 * m + 2, s, jh[2], NULL, dh[2], &c);
+		for (int64_t k = 0; k < V; k++) {
+			s->I[k] = ((4.0f * jh[1][k] + jh[0][k]) + jh[2][k]) * h3;
+			s->Ic[k] = ((4.0f * dh[1][k] + dh[0][k]) + dh[2][k]) * h3;
+		}
+		cascade_push(&line, s->I);
+		cascade_push(&cont, s->Ic);
+		float *t = jh[0];
+		jh[0] = jh[2];
+		jh[2] = t;
+		t = dh[0];
+		dh[0] = dh[2];
+		dh[2] = t;
+	}
+	const float *I_line = cascade_finish(&line), *I_cont = cascade_finish(&cont);
+	for (int64_t k = 0; k < V; k++) {
+		s->Ic[k] = I_cont[k] + p->background[k];
+		s->I[k] = I_line[k] + s->Ic[k];
+	}
+	subtract_and_convert(p, s->I, s->Ic, out);
+}
+
+/* IRIS's SimpleObserver: each cell's mass per velocity step shared between
+ * its two nearest channels (out-of-band gas piled onto the edge ones),
+ * summed along r in torch's cascade order. */
+static void ray_simple(const struct observe_plan *p, struct ray_scratch *s, float *out)
+{
+	const int64_t V = p->V, R = p->R;
+	struct cascade c;
+	cascade_init(&c, R, V, s->casc_line);
+	for (int64_t r = 0; r < R; r++) {
+		const float m = s->rho[r] * p->simple_dr_dv;
+		const float vc = (s->v[r] - p->simple_v_min) / p->simple_dv;
+		const int64_t i = node_index(floorf(vc), V - 1);
+		float w = vc - (float)i;
+		w = w < 0 ? 0 : w > 1 ? 1 : w;
+		/* Adding +0 to the other channels changes nothing: only the two. */
+		c.acc[0][i] += m * (1.0f - w);
+		c.acc[0][i + 1] += m * w;
+		cascade_carry(&c);
+	}
+	memcpy(out, cascade_finish(&c), (size_t)V * sizeof(float));
+}
+
+/* ---- blocks, threads --------------------------------------------------- */
+
+struct block {
+	const struct observe_plan *p;
+	int64_t l0, l1;       /* the lons observed */
+	int64_t h0, hw;       /* the lons read: [h0, h0 + hw) */
+	const float *raw;     /* (6, R, hw, A) */
+	float *vr;            /* (R, l1 - l0, A): channel 0 after the blur */
+	float *ppv;           /* (L, A, V), the whole cube */
+	atomic_llong next;    /* the next ray to take */
+	int failed;
+	uint64_t windows;
+};
+
+static void blur_block(struct block *b, int64_t r_lo, int64_t r_hi)
+{
+	const struct observe_plan *p = b->p;
+	const int64_t A = p->A, lw = b->l1 - b->l0, hr = p->kr / 2, hl = p->kl / 2, ha = p->ka / 2;
+	const float *vr = b->raw; /* channel 0 */
+	for (int64_t r = r_lo; r < r_hi; r++)
+		for (int64_t lj = 0; lj < lw; lj++)
+			for (int64_t a = 0; a < A; a++) {
+				float acc = 0;
+				const float *w = p->in_weight;
+				for (int64_t i = 0; i < p->kr; i++) {
+					const int64_t rr = reflect(r + i - hr, p->R);
+					for (int64_t j = 0; j < p->kl; j++) {
+						const int64_t ll = reflect(b->l0 + lj + j - hl, p->L) - b->h0;
+						const float *row = vr + (rr * b->hw + ll) * A;
+						for (int64_t k = 0; k < p->ka; k++) {
+							const int64_t aa = reflect(a + k - ha, A);
+							float prod = *w++ * row[aa];
+							acc = acc + prod;
+						}
+					}
+				}
+				b->vr[(r * lw + lj) * A + a] = acc;
+			}
+}
+
+struct worker {
+	struct block *b;
+	struct ray_scratch s;
+	int phase; /* 0: blur rows, 1: rays */
+	atomic_llong *next;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct block *b = w->b;
+	const struct observe_plan *p = b->p;
+	const int64_t A = p->A, R = p->R, lw = b->l1 - b->l0;
+	if (w->phase == 0) {
+		for (;;) {
+			int64_t r = atomic_fetch_add(w->next, 4);
+			if (r >= R)
+				break;
+			blur_block(b, r, r + 4 < R ? r + 4 : R);
+		}
+		return NULL;
+	}
+	const int64_t rays = lw * A;
+	for (;;) {
+		int64_t first = atomic_fetch_add(w->next, 8);
+		if (first >= rays)
+			break;
+		int64_t last = first + 8 < rays ? first + 8 : rays;
+		for (int64_t ray = first; ray < last; ray++) {
+			const int64_t lj = ray / A, a = ray % A;
+			struct ray_scratch *s = &w->s;
+			float *chan[6] = { s->v, s->rho, s->T, s->x, s->X, s->Td };
+			for (int ch = 0; ch < 6; ch++) {
+				const float *src = ch == 0 ? b->vr : b->raw + (size_t)ch * (size_t)R * (size_t)b->hw * (size_t)A;
+				const int64_t width = ch == 0 ? lw : b->hw;
+				const int64_t col = ch == 0 ? lj : b->l0 - b->h0 + lj;
+				for (int64_t r = 0; r < R; r++)
+					chan[ch][r] = src[(r * width + col) * A + a];
+			}
+			float *out = b->ppv + ((size_t)(b->l0 + lj) * (size_t)A + (size_t)a) * (size_t)p->V;
+			switch (p->mode) {
+			case OBSERVE_THICK: ray_thick(p, s, out); break;
+			case OBSERVE_THIN: ray_thin(p, s, out); break;
+			case OBSERVE_SELTHIN: ray_selthin(p, s, out); break;
+			case OBSERVE_SIMPLE: ray_simple(p, s, out); break;
+			}
+		}
+	}
+	return NULL;
+}
+
+static int run_parallel(struct worker *w, int threads, int phase)
+{
+	pthread_t tid[256];
+	atomic_llong next = 0;
+	int started = 0;
+	for (int t = 0; t < threads; t++) {
+		w[t].phase = phase;
+		w[t].next = &next;
+	}
+	for (int t = 1; t < threads; t++)
+		if (pthread_create(&tid[t], NULL, work, &w[t]) == 0)
+			started = t;
+		else
+			break;
+	work(&w[0]);
+	for (int t = 1; t <= started; t++)
+		pthread_join(tid[t], NULL);
+	return 0;
+}
+
+/* col[r, l] = mean over lat of rho x_H2 mw_H2 / mw_ism, r in the crop. */
+static void columnize_block(const struct observe_plan *p, const struct block *b, float *col,
+			    float *tmp)
+{
+	const int64_t A = p->A, R = p->R, lw = b->l1 - b->l0, L = p->L;
+	const float *rho = b->raw + (size_t)1 * (size_t)R * (size_t)b->hw * (size_t)A;
+	const float *xh2 = b->raw + (size_t)3 * (size_t)R * (size_t)b->hw * (size_t)A;
+	for (int64_t r = p->r_crop_min; r < p->r_crop_max; r++)
+		for (int64_t lj = 0; lj < lw; lj++) {
+			const size_t at = (size_t)((r * b->hw + (b->l0 - b->h0 + lj)) * A);
+			for (int64_t a = 0; a < A; a++)
+				tmp[a] = rho[at + a] * xh2[at + a] * p->mw_H2 / p->mw_ism;
+			col[(r - p->r_crop_min) * L + b->l0 + lj] = observe_inner_sum(tmp, A) / (float)A;
+		}
+}
+
+/* The beam over (lon, lat) of every velocity plane of lon row l, reflect
+ * padded, taps in lexicographic order with fused multiply-adds (oneDNN's
+ * order), into row (A, V). */
+static void beam_row(const struct observe_plan *p, const float *ppv, int64_t l, float *row)
+{
+	const int64_t A = p->A, V = p->V, hl = p->bl / 2, ha = p->ba / 2;
+	for (int64_t a = 0; a < A; a++) {
+		float *acc = row + a * V;
+		memset(acc, 0, (size_t)V * sizeof(float));
+		for (int64_t i = 0; i < p->bl; i++) {
+			const int64_t ll = reflect(l + i - hl, p->L);
+			for (int64_t j = 0; j < p->ba; j++) {
+				const int64_t aa = reflect(a + j - ha, A);
+				const float w = p->beam_weight[i * p->ba + j];
+				const float *x = ppv + ((size_t)ll * (size_t)A + (size_t)aa) * (size_t)V;
+				for (int64_t k = 0; k < V; k++)
+					acc[k] = fmaf(w, x[k], acc[k]);
+			}
+		}
+	}
+}
+
+/* The latitude reduction of lon row (A, V) into out (V). */
+static void reduce_row(const struct observe_plan *p, const float *row, float *out, float *casc)
+{
+	const int64_t A = p->A, V = p->V;
+	if (p->reduce_max) {
+		for (int64_t k = 0; k < V; k++) {
+			float m = row[k];
+			for (int64_t a = 1; a < A; a++) {
+				float x = row[a * V + k];
+				if (x != x || x > m)
+					m = x != x || m != m ? NAN : x;
+			}
+			out[k] = m;
+		}
+		return;
+	}
+	struct cascade c;
+	cascade_init(&c, A, V, casc);
+	for (int64_t a = 0; a < A; a++)
+		cascade_push(&c, row + a * V);
+	const float *sum = cascade_finish(&c);
+	for (int64_t k = 0; k < V; k++)
+		out[k] = sum[k] / (float)A;
+}
+
+struct post_worker {
+	const struct observe_plan *p;
+	const float *ppv;
+	struct observe_stages *stages;
+	float *observed;
+	atomic_llong *next;
+};
+
+static void *post_work(void *arg)
+{
+	struct post_worker *w = arg;
+	const struct observe_plan *p = w->p;
+	const size_t rowsize = (size_t)p->A * (size_t)p->V;
+	float *row = malloc(rowsize * sizeof(float)), *casc = malloc(4 * (size_t)p->V * sizeof(float));
+	if (!row || !casc) {
+		free(row);
+		free(casc);
+		return (void *)1;
+	}
+	for (;;) {
+		int64_t l = atomic_fetch_add(w->next, 1);
+		if (l >= p->L)
+			break;
+		const float *src = w->ppv + (size_t)l * rowsize;
+		if (p->beam) {
+			beam_row(p, w->ppv, l, row);
+			src = row;
+		}
+		if (w->stages && w->stages->ppv)
+			memcpy(w->stages->ppv + (size_t)l * rowsize, src, rowsize * sizeof(float));
+		reduce_row(p, src, w->observed + (size_t)l * (size_t)p->V, casc);
+	}
+	free(row);
+	free(casc);
+	return NULL;
+}
+
+static int default_threads(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+int observe_run(const struct observe_plan *p, observe_read_fn read, void *source, int threads,
+		int64_t lon_block, struct observe_stages *stages, struct observe_output *out,
+		struct observe_stats *st, void (*progress)(double), struct arepo_err *err)
+{
+	const int64_t R = p->R, L = p->L, A = p->A, V = p->V;
+	memset(st, 0, sizeof *st);
+	if (threads <= 0)
+		threads = default_threads();
+	if (threads > 256)
+		threads = 256;
+	static pthread_once_t erf_once = PTHREAD_ONCE_INIT;
+	pthread_once(&erf_once, find_erf_saturation);
+	if (lon_block <= 0) { /* about 48 MiB of tensor per block */
+		lon_block = (int64_t)(48 << 20) / (6 * R * A * (int64_t)sizeof(float));
+		if (lon_block < 4)
+			lon_block = 4;
+	}
+	if (lon_block > L)
+		lon_block = L;
+	const int64_t halo = p->blur_inputs ? p->kl / 2 : 0;
+	const int64_t max_hw = lon_block + 2 * halo < L ? lon_block + 2 * halo : L;
+
+	int rc = 0;
+	struct worker *w = calloc((size_t)threads, sizeof *w);
+	float *raw = malloc((size_t)6 * (size_t)R * (size_t)max_hw * (size_t)A * sizeof(float));
+	float *vr = malloc((size_t)R * (size_t)lon_block * (size_t)A * sizeof(float));
+	float *ppv = malloc((size_t)L * (size_t)A * (size_t)V * sizeof(float));
+	float *tmp = malloc((size_t)A * sizeof(float));
+	if (!w || !raw || !vr || !ppv || !tmp) {
+		rc = err_set(err, EXIT_RUNTIME, "out of memory (the observation needs %.0f MiB)",
+			     ((double)6 * (double)R * (double)max_hw * (double)A +
+			      (double)L * (double)A * (double)V) * 4 / 1048576);
+		goto done;
+	}
+	for (int t = 0; t < threads; t++)
+		if (scratch_alloc(&w[t].s, p)) {
+			rc = err_set(err, EXIT_RUNTIME, "out of memory");
+			goto done;
+		}
+
+	struct block b = { .p = p, .raw = raw, .vr = vr, .ppv = ppv };
+	for (int64_t l0 = 0; l0 < L; l0 += lon_block) {
+		b.l0 = l0;
+		b.l1 = l0 + lon_block < L ? l0 + lon_block : L;
+		b.h0 = l0 - halo > 0 ? l0 - halo : 0;
+		const int64_t h1 = b.l1 + halo < L ? b.l1 + halo : L;
+		b.hw = h1 - b.h0;
+		double t = monotonic_seconds();
+		if ((rc = read(source, b.h0, h1, raw, err)))
+			goto done;
+		st->seconds_read += monotonic_seconds() - t;
+
+		t = monotonic_seconds();
+		const int64_t lw = b.l1 - b.l0;
+		if (p->blur_inputs) {
+			for (int i = 0; i < threads; i++)
+				w[i].b = &b;
+			run_parallel(w, threads, 0);
+		} else {
+			for (int64_t r = 0; r < R; r++)
+				for (int64_t lj = 0; lj < lw; lj++)
+					memcpy(vr + (r * lw + lj) * A, raw + (r * b.hw + (l0 - b.h0 + lj)) * A,
+					       (size_t)A * sizeof(float));
+		}
+		if (stages && stages->blurred_vr)
+			for (int64_t r = 0; r < R; r++)
+				for (int64_t lj = 0; lj < lw; lj++)
+					memcpy(stages->blurred_vr + (r * L + l0 + lj) * A, vr + (r * lw + lj) * A,
+					       (size_t)A * sizeof(float));
+		columnize_block(p, &b, out->columnized, tmp);
+		st->seconds_blur += monotonic_seconds() - t;
+
+		t = monotonic_seconds();
+		for (int i = 0; i < threads; i++)
+			w[i].b = &b;
+		run_parallel(w, threads, 1);
+		st->seconds_rays += monotonic_seconds() - t;
+		st->rays += (uint64_t)(lw * A);
+		st->cells += (uint64_t)(lw * A * R);
+		if (progress)
+			progress((double)b.l1 / (double)L);
+	}
+	for (int t = 0; t < threads; t++)
+		st->line_windows += w[t].s.windows;
+	if (stages && stages->ppv_prebeam)
+		memcpy(stages->ppv_prebeam, ppv, (size_t)L * (size_t)A * (size_t)V * sizeof(float));
+
+	{
+		double t = monotonic_seconds();
+		atomic_llong next = 0;
+		struct post_worker pw[256];
+		pthread_t tid[256];
+		int started = 0;
+		for (int i = 0; i < threads; i++)
+			pw[i] = (struct post_worker){ p, ppv, stages, out->observed, &next };
+		for (int i = 1; i < threads; i++)
+			if (pthread_create(&tid[i], NULL, post_work, &pw[i]) == 0)
+				started = i;
+			else
+				break;
+		void *bad = post_work(&pw[0]);
+		for (int i = 1; i <= started; i++) {
+			void *r;
+			pthread_join(tid[i], &r);
+			bad = bad ? bad : r;
+		}
+		if (bad) {
+			rc = err_set(err, EXIT_RUNTIME, "out of memory");
+			goto done;
+		}
+		st->seconds_beam += monotonic_seconds() - t;
+	}
+done:
+	if (w)
+		for (int t = 0; t < threads; t++)
+			scratch_free(&w[t].s);
+	free(w);
+	free(raw);
+	free(vr);
+	free(ppv);
+	free(tmp);
+	return rc;
+}
