@@ -6,7 +6,7 @@
 cd "$SCRATCH" || exit 1
 arepo-mksnap -n 1000 snap.hdf5 >/dev/null
 
-for tool in arepo-mksnap arepo-info arepo-interp arepo-extract arepo-merge arepo-normalize arepo-list arepo-fetch arepo-config arepo-submit arepo-status arepo-preview; do
+for tool in arepo-mksnap arepo-info arepo-interp arepo-extract arepo-merge arepo-normalize arepo-list arepo-fetch arepo-config arepo-submit arepo-status arepo-preview arepo-observe; do
 	run_status "$tool" --help
 	is "$status" 0 "$tool --help exits 0"
 	like "$out" "^Usage: $tool " "$tool --help starts with its usage"
@@ -24,7 +24,7 @@ for tool in arepo-mksnap arepo-info arepo-interp arepo-extract arepo-merge arepo
 	is "$man_opts" "$help_opts" "$tool(1) and --help name the same options"
 done
 ok "arepo-pipeline(7) renders without warnings" sh -c "groff -mandoc -Tutf8 -ww -z '$TOP/man/man7/arepo-pipeline.7' 2>&1 | { ! grep .; }"
-for page in arepo-config arepo-view arepo-tensor arepo-dataset; do
+for page in arepo-config arepo-view arepo-tensor arepo-dataset arepo-observed; do
 	ok "$page(5) renders without warnings" sh -c "groff -mandoc -Tutf8 -ww -z '$TOP/man/man5/$page.5' 2>&1 | { ! grep .; }"
 done
 

@@ -192,6 +192,28 @@ else
 	skip 1 "root writes anywhere"
 fi
 chmod 755 .
+run_status arepo-observe --set observer_hyper.out_blur_fwhm=null --stats --force t.h5 nobeam.h5
+is "$status" 0 "out_blur_fwhm null: no beam, as IRIS"
+ok "... which changes the observation" sh -c '! cmp -s nobeam.h5 j1.h5'
+run_status arepo-observe --set observer_hyper.out_blur_fwhm=0 --force t.h5 x.h5
+is "$status" 2 "out_blur_fwhm 0: exit 2"
+run_status arepo-observe --mode simple --set observer_hyper.chem_path=null --set observer_hyper.T_steps=null t.h5 simple-nokeys.h5
+is "$status" 0 "the simple mode needs none of the line's keys"
+run_status arepo-observe --config "$preset" --set coordinate_hyper.r_min=null --build-grids bg.h5
+is "$status" 0 "--build-grids needs no grid bounds"
+if [ -n "$PYTHON" ]; then
+	cp t.h5 normalized.h5
+	"$PYTHON" -c "
+import h5py, numpy
+with h5py.File('normalized.h5', 'r+') as f:
+    f.attrs['iris_units'] = numpy.array([1.0, 2.0, 3.0, 4.0])
+"
+	run_status arepo-observe normalized.h5 normalized.out.h5
+	is "$status" 3 "a tensor converted to a dataset's units: exit 3"
+	like "$err" "normalized.h5: converted to a dataset's units" "... saying why"
+else
+	skip 2 "no python3 with numpy and h5py"
+fi
 run_status arepo-observe --help
 like "$out" "--build-grids FILE" "--help lists the options"
 ok "the man pages render" sh -c "man -l '$TOP/man/man1/arepo-observe.1' >/dev/null 2>&1 && man -l '$TOP/man/man5/arepo-observed.5' >/dev/null 2>&1"
