@@ -6,8 +6,10 @@
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum key_type {
 	K_INT, K_OPT_INT, K_DOUBLE, K_OPT_DOUBLE, K_BOOL, K_OPT_RANGE, K_STRING,
@@ -127,8 +129,47 @@ static const struct key_spec keys[] = {
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *const sections[] = {
-	"writer_hyper", "dataset_hyper", "coordinate_hyper", "observer_hyper", "cube_hyper"
+	"writer_hyper", "dataset_hyper", "coordinate_hyper", "observer_hyper", "cube_hyper",
+	"training_hyper"
 };
+#define NSECTIONS (sizeof sections / sizeof sections[0])
+
+/* IRIS's keys that no tool here uses, with IRIS's defaults (iris.hyper). */
+static const struct carried_key {
+	const char *section, *name, *default_json;
+} carried_keys[CONFIG_CARRIED_KEYS] = {
+	{ "writer_hyper", "_length_parsec_per_processing", "null" },
+	{ "dataset_hyper", "_velocity_iris_per_processing", "null" },
+	{ "dataset_hyper", "_density_iris_per_processing", "null" },
+	{ "dataset_hyper", "_v_density_iris_per_processing", "null" },
+	{ "dataset_hyper", "_temperature_iris_per_processing", "null" },
+	{ "dataset_hyper", "_length_iris_per_SI", "null" },
+	{ "dataset_hyper", "_length_iris_per_parsec", "null" },
+	{ "dataset_hyper", "_time_iris_per_SI", "null" },
+	{ "dataset_hyper", "_mass_iris_per_SI", "null" },
+	{ "dataset_hyper", "_temperature_iris_per_SI", "null" },
+	{ "cube_hyper", "data_path", "null" },
+	{ "cube_hyper", "fits_map", "null" },
+	{ "cube_hyper", "conversion_raw_to_T_K", "null" },
+	{ "cube_hyper", "beam_efficiency", "null" },
+	{ "cube_hyper", "clean_noise", "null" },
+	{ "training_hyper", "validation_data_fraction", "0.2" },
+	{ "training_hyper", "epochs", "32" },
+	{ "training_hyper", "batch_size", "8" },
+	{ "training_hyper", "batches_per_update", "16" },
+	{ "training_hyper", "physical_loss", "null" },
+	{ "training_hyper", "density_normalization", "1e-19" },
+};
+
+_Static_assert(NKEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
+
+static int find_carried(const char *section, const char *name)
+{
+	for (int i = 0; i < CONFIG_CARRIED_KEYS; i++)
+		if (!strcmp(carried_keys[i].section, section) && !strcmp(carried_keys[i].name, name))
+			return i;
+	return -1;
+}
 
 void config_defaults(struct arepo_config *cfg)
 {
@@ -191,6 +232,8 @@ void config_defaults(struct arepo_config *cfg)
 	strcpy(o->mode, "optically thick");
 
 	cfg->cube_hyper.v_steps = 512;
+	for (int i = 0; i < CONFIG_CARRIED_KEYS; i++)
+		strcpy(cfg->carried[i], carried_keys[i].default_json);
 }
 
 static const struct key_spec *find_key(const char *section, const char *name)
@@ -357,43 +400,165 @@ static int assign_seed(struct arepo_config *cfg, const json_t *v, const char *or
 	return 0;
 }
 
-static int load_root(struct arepo_config *cfg, json_t *root, const char *origin,
+/* Edit distance, for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[128];
+	if (lb >= sizeof row / sizeof row[0])
+		return (size_t)-1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* The known name nearest to "section.name" (or to a section, or a top-level
+ * key when name is NULL), into out. */
+static void nearest_key(const char *section, const char *name, char *out, size_t size)
+{
+	char want[300], cand[300];
+	size_t best = (size_t)-1;
+	snprintf(want, sizeof want, "%s%s%s", section, name ? "." : "", name ? name : "");
+	*out = '\0';
+#define CONSIDER(...) do { \
+		snprintf(cand, sizeof cand, __VA_ARGS__); \
+		size_t d = distance(want, cand); \
+		if (d < best) { best = d; snprintf(out, size, "%s", cand); } \
+	} while (0)
+	if (!name) {
+		CONSIDER("seed");
+		for (size_t i = 0; i < NSECTIONS; i++)
+			CONSIDER("%s", sections[i]);
+		return;
+	}
+	for (size_t i = 0; i < NKEYS; i++)
+		CONSIDER("%s.%s", keys[i].section, keys[i].name);
+	for (size_t i = 0; i < CONFIG_CARRIED_KEYS; i++)
+		CONSIDER("%s.%s", carried_keys[i].section, carried_keys[i].name);
+#undef CONSIDER
+}
+
+static void note_origin(struct arepo_config *cfg, const struct key_spec *k, const char *origin,
+			int is_set)
+{
+	char name[256];
+	snprintf(name, sizeof name, "%s%s", is_set ? "--set " : "", origin);
+	unsigned char at = 1;
+	while (at < 8 && cfg->origins[at][0] && strcmp(cfg->origins[at], name))
+		at++;
+	if (at == 8) /* more sources than slots: the last slot stands for them */
+		at = 7;
+	if (!cfg->origins[at][0])
+		memcpy(cfg->origins[at], name, sizeof name);
+	cfg->origin[k - keys] = at;
+}
+
+/* One section.name = value; strict: an unknown key is an error. */
+static int set_key(struct arepo_config *cfg, const char *section, const char *name,
+		   const json_t *value, const char *origin, int is_set, int strict,
+		   struct arepo_err *err)
+{
+	const char *where = is_set ? "--set" : origin;
+	const struct key_spec *k = find_key(section, name);
+	if (k) {
+		int rc = assign(cfg, k, value, where, err);
+		if (!rc)
+			note_origin(cfg, k, origin, is_set);
+		return rc;
+	}
+	int c = find_carried(section, name);
+	if (c >= 0) {
+		char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+		int fits = text && strlen(text) < CONFIG_CARRIED_SIZE;
+		if (fits)
+			strcpy(cfg->carried[c], text);
+		free(text);
+		if (!fits)
+			return err_set(err, EXIT_USAGE, "%s: %s.%s: value too long (at most %d "
+				       "characters)", where, section, name, CONFIG_CARRIED_SIZE - 1);
+		return 0;
+	}
+	if (!strict)
+		return 0;
+	char near[300];
+	nearest_key(section, name, near, sizeof near);
+	if (is_set)
+		return err_set(err, EXIT_USAGE, "--set %s: unknown key %s.%s (did you mean %s?)", origin,
+			       section, name, near);
+	return err_set(err, EXIT_USAGE, "%s: unknown key %s.%s (did you mean %s?)", origin, section,
+		       name, near);
+}
+
+static int load_root(struct arepo_config *cfg, json_t *root, const char *origin, int strict,
 		     struct arepo_err *err)
 {
 	if (!json_is_object(root))
 		return err_set(err, EXIT_USAGE, "%s: the configuration must be a JSON object", origin);
 	int rc;
-	json_t *seed = json_object_get(root, "seed");
-	if (seed && (rc = assign_seed(cfg, seed, origin, err)))
-		return rc;
-	for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
-		json_t *obj = json_object_get(root, sections[s]);
-		if (!obj)
+	const char *top;
+	json_t *obj;
+	json_object_foreach(root, top, obj) {
+		if (!strcmp(top, "seed")) {
+			if ((rc = assign_seed(cfg, obj, origin, err)))
+				return rc;
 			continue;
+		}
+		size_t s = 0;
+		while (s < NSECTIONS && strcmp(sections[s], top))
+			s++;
+		if (s == NSECTIONS) {
+			if (!strict)
+				continue;
+			char near[300];
+			nearest_key(top, NULL, near, sizeof near);
+			return err_set(err, EXIT_USAGE, "%s: unknown %s %s (did you mean %s?)", origin,
+				       json_is_object(obj) ? "section" : "key", top, near);
+		}
 		if (!json_is_object(obj))
-			return err_set(err, EXIT_USAGE, "%s: %s must be an object", origin, sections[s]);
+			return err_set(err, EXIT_USAGE, "%s: %s must be an object", origin, top);
 		const char *name;
 		json_t *value;
-		json_object_foreach(obj, name, value) {
-			const struct key_spec *k = find_key(sections[s], name);
-			if (k && (rc = assign(cfg, k, value, origin, err)))
+		json_object_foreach(obj, name, value)
+			if ((rc = set_key(cfg, top, name, value, origin, 0, strict, err)))
 				return rc;
-		}
 	}
 	return 0;
 }
 
 int config_load_file(struct arepo_config *cfg, const char *path, struct arepo_err *err)
 {
+	struct stat st;
+	if (stat(path, &st))
+		return err_set(err, EXIT_USAGE, "%s: cannot read: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return err_set(err, EXIT_USAGE, "%s: cannot read: is a directory, not a configuration "
+						"file", path);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return err_set(err, EXIT_USAGE, "%s: cannot read: %s", path, strerror(errno));
 	json_error_t jerr;
-	json_t *root = json_load_file(path, JSON_DECODE_ANY, &jerr);
+	json_t *root = json_loadf(f, JSON_DECODE_ANY, &jerr);
+	int read_error = ferror(f);
+	fclose(f);
 	if (!root) {
-		if (jerr.line < 0 || strstr(jerr.text, "unable to open"))
-			return err_set(err, EXIT_USAGE, "%s: cannot read: %s", path, jerr.text);
+		if (read_error)
+			return err_set(err, EXIT_USAGE, "%s: cannot read: %s", path, strerror(EIO));
 		return err_set(err, EXIT_USAGE, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
 			       jerr.column, jerr.text);
 	}
-	int rc = load_root(cfg, root, path, err);
+	int rc = load_root(cfg, root, path, 1, err);
 	json_decref(root);
 	return rc;
 }
@@ -406,7 +571,7 @@ int config_load_text(struct arepo_config *cfg, const char *text, const char *ori
 	if (!root)
 		return err_set(err, EXIT_BADDATA, "%s: configuration is not valid JSON: %s", origin,
 			       jerr.text);
-	int rc = load_root(cfg, root, origin, err);
+	int rc = load_root(cfg, root, origin, 0, err);
 	json_decref(root);
 	return rc;
 }
@@ -430,20 +595,27 @@ int config_set(struct arepo_config *cfg, const char *assignment, struct arepo_er
 		value = json_string(text);
 
 	int rc;
+	char *dot = strchr(name, '.');
 	if (strcmp(name, "seed") == 0) {
 		rc = assign_seed(cfg, value, "--set", err);
+	} else if (!dot) {
+		char near[300];
+		nearest_key(name, NULL, near, sizeof near);
+		rc = err_set(err, EXIT_USAGE, "--set %s: unknown key %s (did you mean %s?)", assignment,
+			     name, near);
 	} else {
-		char *dot = strchr(name, '.');
-		const struct key_spec *k = NULL;
-		if (dot) {
-			*dot = '\0';
-			k = find_key(name, dot + 1);
-			*dot = '.';
+		*dot = '\0';
+		size_t s = 0;
+		while (s < NSECTIONS && strcmp(sections[s], name))
+			s++;
+		if (s == NSECTIONS) {
+			char near[300];
+			nearest_key(name, dot + 1, near, sizeof near);
+			rc = err_set(err, EXIT_USAGE, "--set %s: unknown key %s.%s (did you mean %s?)",
+				     assignment, name, dot + 1, near);
+		} else {
+			rc = set_key(cfg, name, dot + 1, value, assignment, 1, 1, err);
 		}
-		if (!k)
-			rc = err_set(err, EXIT_USAGE, "--set %s: unknown key %s", assignment, name);
-		else
-			rc = assign(cfg, k, value, "--set", err);
 	}
 	json_decref(value);
 	return rc;
@@ -501,7 +673,7 @@ const char *config_observe_mode(const char *name)
 	return NULL;
 }
 
-int config_require_observation(const struct arepo_config *cfg, int need, struct arepo_err *err)
+static int require_observation(const struct arepo_config *cfg, int need, struct arepo_err *err)
 {
 	const struct observer_hyper *o = &cfg->observer_hyper;
 	const struct cube_hyper *v = &cfg->cube_hyper;
@@ -561,7 +733,7 @@ int config_require_observation(const struct arepo_config *cfg, int need, struct 
 	return 0;
 }
 
-int config_validate(const struct arepo_config *cfg, struct arepo_err *err)
+static int validate_rules(const struct arepo_config *cfg, struct arepo_err *err)
 {
 	const struct writer_hyper *w = &cfg->writer_hyper;
 	const struct dataset_hyper *d = &cfg->dataset_hyper;
@@ -656,7 +828,38 @@ int config_validate(const struct arepo_config *cfg, struct arepo_err *err)
 	return 0;
 }
 
-int config_require_grid(const struct arepo_config *cfg, struct arepo_err *err)
+/* Prefixes a rule's message with where the first key it names was set. */
+static int with_origin(const struct arepo_config *cfg, int rc, struct arepo_err *err)
+{
+	if (!rc || !err)
+		return rc;
+	const char *first = NULL;
+	size_t at = 0;
+	for (size_t i = 0; i < NKEYS; i++) {
+		char full[300];
+		snprintf(full, sizeof full, "%s.%s", keys[i].section, keys[i].name);
+		const char *hit = strstr(err->msg, full);
+		if (hit && cfg->origin[i] && cfg->origins[cfg->origin[i]][0] && (!first || hit < first)) {
+			first = hit;
+			at = i;
+		}
+	}
+	if (!first)
+		return rc;
+	char msg[sizeof err->msg + 300];
+	int n = snprintf(msg, sizeof msg, "%s: %s", cfg->origins[cfg->origin[at]], err->msg);
+	if (n > 0 && (size_t)n >= sizeof err->msg)
+		msg[sizeof err->msg - 1] = '\0';
+	memcpy(err->msg, msg, sizeof err->msg);
+	return rc;
+}
+
+int config_validate(const struct arepo_config *cfg, struct arepo_err *err)
+{
+	return with_origin(cfg, validate_rules(cfg, err), err);
+}
+
+static int require_grid(const struct arepo_config *cfg, struct arepo_err *err)
 {
 	const struct coordinate_hyper *c = &cfg->coordinate_hyper;
 	const struct { const struct opt_double *v; const char *name; } need[] = {
@@ -668,6 +871,16 @@ int config_require_grid(const struct arepo_config *cfg, struct arepo_err *err)
 			FAIL("coordinate_hyper.%s is not set (IRIS leaves the grid bounds to the "
 			     "configuration; see the presets)", need[i].name);
 	return 0;
+}
+
+int config_require_grid(const struct arepo_config *cfg, struct arepo_err *err)
+{
+	return with_origin(cfg, require_grid(cfg, err), err);
+}
+
+int config_require_observation(const struct arepo_config *cfg, int need, struct arepo_err *err)
+{
+	return with_origin(cfg, require_observation(cfg, need, err), err);
 }
 
 static json_t *key_to_json(const struct arepo_config *cfg, const struct key_spec *k)
@@ -722,6 +935,11 @@ char *config_to_json(const struct arepo_config *cfg)
 	for (size_t i = 0; i < NKEYS; i++)
 		json_object_set_new(json_object_get(root, keys[i].section), keys[i].name,
 				    key_to_json(cfg, &keys[i]));
+	for (size_t i = 0; i < CONFIG_CARRIED_KEYS; i++) {
+		json_t *v = json_loads(cfg->carried[i], JSON_DECODE_ANY, NULL);
+		json_object_set_new(json_object_get(root, carried_keys[i].section), carried_keys[i].name,
+				    v ? v : json_null());
+	}
 	/* 17 significant digits: every double reads back exactly. */
 	char *text = json_dumps(root, JSON_INDENT(4) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
 	json_decref(root);

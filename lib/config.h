@@ -104,6 +104,13 @@ struct cube_hyper {
 	char reduction[16];  /* "mean" or "max" over latitude */
 };
 
+/* Keys IRIS defines that these tools do not use: carried through as JSON
+ * text (loaded, written back, exported), never interpreted. */
+#define CONFIG_CARRIED_KEYS 21
+#define CONFIG_CARRIED_SIZE 256
+/* Room for the origin of every key (config.c checks the table fits). */
+#define CONFIG_MAX_KEYS 128
+
 struct arepo_config {
 	uint64_t seed;
 	struct writer_hyper writer_hyper;
@@ -111,27 +118,36 @@ struct arepo_config {
 	struct coordinate_hyper coordinate_hyper;
 	struct observer_hyper observer_hyper;
 	struct cube_hyper cube_hyper;
+	char carried[CONFIG_CARRIED_KEYS][CONFIG_CARRIED_SIZE];
+	/* Where each key's value came from, for error messages: an index
+	 * into origins (0: the default), a file's path or "--set A=V". */
+	unsigned char origin[CONFIG_MAX_KEYS];
+	char origins[8][256];
 };
 
 /* IRIS's defaults (iris.hyper.Hyper), seed 0. */
 void config_defaults(struct arepo_config *cfg);
 
-/* Reads FILE over cfg: keys it names replace cfg's values, unknown sections
- * and keys are ignored, a known key of the wrong type is an error. */
+/* Reads FILE over cfg: keys it names replace cfg's values. A key or section
+ * that neither these tools nor IRIS define (a typo) is an error naming the
+ * nearest known key, as is a known key of the wrong type. */
 int config_load_file(struct arepo_config *cfg, const char *path, struct arepo_err *err);
-/* The same from a JSON text (the configuration an output file records). */
+/* The same from a JSON text (the configuration an output file records);
+ * keys unknown here are passed over (a file written by another version). */
 int config_load_text(struct arepo_config *cfg, const char *text, const char *origin,
 		     struct arepo_err *err);
 /* Applies one "section.key=value" (or "seed=value"); value is JSON, or a
  * bare word taken as a string. Unknown keys are errors here. */
 int config_set(struct arepo_config *cfg, const char *assignment, struct arepo_err *err);
-/* IRIS's consistency rules (Hyper.validate) for the keys we use. */
+/* IRIS's consistency rules (Hyper.validate) for the keys we use; an error
+ * names where the offending key was set (file or --set). */
 int config_validate(const struct arepo_config *cfg, struct arepo_err *err);
 /* Errors unless the grid bounds (r, lon, lat min and max) are all set. */
 int config_require_grid(const struct arepo_config *cfg, struct arepo_err *err);
 
-/* The effective configuration as a JSON text (known keys only), for the
- * provenance attributes of output files. The caller frees it. */
+/* The effective configuration as a JSON text, every key IRIS writes
+ * included, for the provenance attributes of output files and IRIS's
+ * hyper.json. The caller frees it. */
 char *config_to_json(const struct arepo_config *cfg);
 
 /* Errors unless every key the observation needs is set and sane (IRIS's

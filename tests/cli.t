@@ -48,6 +48,35 @@ like "$err" "coordinate_hyper.spin_orientation must be 1 or -1" "naming the key"
 run_status arepo-info --set coordinate_hyper.no_such_key=1 snap.hdf5
 is "$status" 2 "--set of an unknown key: exit 2"
 like "$err" "unknown key coordinate_hyper.no_such_key" "naming it"
+mkdir confdir
+run_status arepo-info --config confdir snap.hdf5
+like "$err" "^arepo-info: confdir: cannot read: is a directory" "--config DIR: says it is a directory"
+printf '{"coordinate_hyper": {"r_step": 5}}\n' >typo.json
+run_status arepo-info --config typo.json snap.hdf5
+is "$status" 2 "a misspelt key in a file: exit 2"
+like "$err" "typo.json: unknown key coordinate_hyper.r_step \(did you mean coordinate_hyper.r_steps\?\)" "naming the file, the key and the nearest known key"
+iris_presets="$TOP/../shared/data/iris-hyper"
+if [ -d "$iris_presets" ] && find_python; then
+	for preset in "$iris_presets"/*.hyper.json; do
+		name=$(basename "$preset" .hyper.json)
+		ok "IRIS's $name loads and comes back from arepo-config with every key and value" sh -c "
+			arepo-config --config '$preset' >'$name.out' &&
+			'$PYTHON' - '$preset' '$name.out' <<'EOF'
+import json, sys
+iris, ours = (json.load(open(p)) for p in sys.argv[1:])
+for section, keys in iris.items():
+    for key, value in keys.items():
+        assert ours[section][key] == value, (section, key, value, ours[section][key])
+EOF"
+	done
+	ok "the project's SEDIGISM preset is IRIS's SEDIGISM_13C16O key for key" "$PYTHON" -c "
+import json, sys
+a = json.load(open('$TOP/pipelines/presets/sedigism-13co.json'))
+b = json.load(open('$iris_presets/SEDIGISM_13C16O.hyper.json'))
+assert a == b"
+else
+	skip 5 "no IRIS presets in $iris_presets, or no python3 with numpy and h5py"
+fi
 run_status arepo-info --log-level loud snap.hdf5
 is "$status" 2 "an unknown log level: exit 2"
 run_status arepo-info --config "$TOP/tests/fixtures/iris-hyper.json" snap.hdf5

@@ -115,10 +115,43 @@ int main(void)
 	expect_load_error("{\"seed\": -1}", "seed");
 	expect_load_error("[1, 2]", "object");
 	expect_load_error("{\"coordinate_hyper\": {\"r_steps\": 5,}}", "c.json:1:");
-	ok(load_text("{\"future_hyper\": {\"x\": 1}, \"coordinate_hyper\": {\"unknown_key\": \"x\", "
-		     "\"observer_radius\": 8000}}", &cfg, &err) == 0,
-	   "unknown sections and keys are ignored");
+	/* Rule errors say where the offending key was set. */
+	{
+		struct arepo_config c;
+		struct arepo_err e = { 0 };
+		load_text("{\"coordinate_hyper\": {\"spin_orientation\": 2}}", &c, &e);
+		is_int(config_validate(&c, &e), EXIT_USAGE, "a rule broken in a file is a usage error");
+		contains(e.msg, "c.json: coordinate_hyper.spin_orientation", "and the message names the file");
+	}
+	{
+		struct arepo_config c;
+		struct arepo_err e = { 0 };
+		config_defaults(&c);
+		config_set(&c, "coordinate_hyper.spin_orientation=3", &e);
+		is_int(config_validate(&c, &e), EXIT_USAGE, "a rule broken by --set is a usage error");
+		contains(e.msg, "--set coordinate_hyper.spin_orientation=3: coordinate_hyper.spin_orientation",
+			 "and the message names the --set");
+	}
+	/* Typos are errors naming the nearest known key; IRIS's keys that no
+	 * tool uses are accepted and carried. */
+	expect_load_error("{\"coordinate_hyper\": {\"r_step\": 512}}",
+			  "unknown key coordinate_hyper.r_step (did you mean coordinate_hyper.r_steps?)");
+	expect_load_error("{\"writer_hyper\": {\"point_per_snapshot\": 4}}",
+			  "did you mean writer_hyper.points_per_snapshot?");
+	expect_load_error("{\"seeed\": 4}", "unknown key seeed (did you mean seed?)");
+	expect_load_error("{\"bogus_hyper\": {\"x\": 1}}", "unknown section bogus_hyper");
+	ok(load_text("{\"training_hyper\": {\"epochs\": 64}, \"cube_hyper\": {\"data_path\": \"a b\"}, "
+		     "\"coordinate_hyper\": {\"observer_radius\": 8000}}", &cfg, &err) == 0,
+	   "IRIS's keys that no tool uses are accepted");
 	is_double(cfg.coordinate_hyper.observer_radius, 8000.0, "an integer is accepted for a float key");
+	{
+		char *json = config_to_json(&cfg);
+		contains(json, "\"epochs\": 64", "a carried key is written back with its value");
+		contains(json, "\"data_path\": \"a b\"", "a carried string too");
+		contains(json, "\"validation_data_fraction\": 0.20000000000000001",
+			 "a carried key not given keeps IRIS's default");
+		free(json);
+	}
 	config_defaults(&cfg);
 	is_int(config_load_file(&cfg, "/nonexistent/hyper.json", &err), EXIT_USAGE,
 	       "a missing configuration file is a usage error");
