@@ -5,7 +5,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "parallel.h"
 #include "grid.h"
 #include "interp_cuda.h"
 #include "interp_point.h"
@@ -25,11 +25,7 @@ _Static_assert(VIEW_CHANNELS == INTERP_CHANNELS, "one channel count for views an
 
 int interp_default_threads(void)
 {
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
+	return cpu_count();
 }
 
 struct job {

@@ -7,13 +7,12 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clock.h"
+#include "parallel.h"
 #include "vmath.h"
 
 static const struct { enum observe_mode mode; const char *name, *short_name; } mode_names[] = {
@@ -1021,24 +1020,14 @@ static void *work(void *arg)
 	return NULL;
 }
 
-static int run_parallel(struct worker *w, int threads, int phase)
+static void run_workers(struct worker *w, int threads, int phase)
 {
-	pthread_t tid[256];
 	atomic_llong next = 0;
-	int started = 0;
 	for (int t = 0; t < threads; t++) {
 		w[t].phase = phase;
 		w[t].next = &next;
 	}
-	for (int t = 1; t < threads; t++)
-		if (pthread_create(&tid[t], NULL, work, &w[t]) == 0)
-			started = t;
-		else
-			break;
-	work(&w[0]);
-	for (int t = 1; t <= started; t++)
-		pthread_join(tid[t], NULL);
-	return 0;
+	parallel_run(threads, work, w, sizeof *w, NULL);
 }
 
 /* col[r, l] = mean over lat of rho x_H2 mw_H2 / mw_ism, r in the crop. */
@@ -1141,15 +1130,6 @@ static void *post_work(void *arg)
 	return NULL;
 }
 
-static int default_threads(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
-}
-
 int observe_run(const struct observe_plan *p, observe_read_fn read, void *source, int threads,
 		int64_t lon_block, struct observe_stages *stages, struct observe_output *out,
 		struct observe_stats *st, void (*progress)(double), struct arepo_err *err)
@@ -1157,7 +1137,7 @@ int observe_run(const struct observe_plan *p, observe_read_fn read, void *source
 	const int64_t R = p->R, L = p->L, A = p->A, V = p->V;
 	memset(st, 0, sizeof *st);
 	if (threads <= 0)
-		threads = default_threads();
+		threads = cpu_count();
 	if (threads > 256)
 		threads = 256;
 	static pthread_once_t erf_once = PTHREAD_ONCE_INIT;
@@ -1207,7 +1187,7 @@ int observe_run(const struct observe_plan *p, observe_read_fn read, void *source
 		if (p->blur_inputs) {
 			for (int i = 0; i < threads; i++)
 				w[i].b = &b;
-			run_parallel(w, threads, 0);
+			run_workers(w, threads, 0);
 		} else {
 			for (int64_t r = 0; r < R; r++)
 				for (int64_t lj = 0; lj < lw; lj++)
@@ -1225,7 +1205,7 @@ int observe_run(const struct observe_plan *p, observe_read_fn read, void *source
 		t = monotonic_seconds();
 		for (int i = 0; i < threads; i++)
 			w[i].b = &b;
-		run_parallel(w, threads, 1);
+		run_workers(w, threads, 1);
 		st->seconds_rays += monotonic_seconds() - t;
 		st->rays += (uint64_t)(lw * A);
 		st->cells += (uint64_t)(lw * A * R);
@@ -1241,21 +1221,10 @@ int observe_run(const struct observe_plan *p, observe_read_fn read, void *source
 		double t = monotonic_seconds();
 		atomic_llong next = 0;
 		struct post_worker pw[256];
-		pthread_t tid[256];
-		int started = 0;
 		for (int i = 0; i < threads; i++)
 			pw[i] = (struct post_worker){ p, ppv, stages, out->observed, &next };
-		for (int i = 1; i < threads; i++)
-			if (pthread_create(&tid[i], NULL, post_work, &pw[i]) == 0)
-				started = i;
-			else
-				break;
-		void *bad = post_work(&pw[0]);
-		for (int i = 1; i <= started; i++) {
-			void *r;
-			pthread_join(tid[i], &r);
-			bad = bad ? bad : r;
-		}
+		void *bad;
+		parallel_run(threads, post_work, pw, sizeof pw[0], &bad);
 		if (bad) {
 			rc = err_set(err, EXIT_RUNTIME, "out of memory");
 			goto done;

@@ -15,7 +15,6 @@
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "atomic.h"
 #include "h5util.h"
+#include "parallel.h"
 #include "sha256.h"
 #include "vmath.h"
 
@@ -747,15 +747,6 @@ done:
 	return NULL;
 }
 
-static int cpu_count(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
-}
-
 /* The partner's rates re-interpolated onto the grid's temperatures, float64
  * [i][j][t], in m^3/s. */
 static double *fine_rates(const struct lamda *m, const struct lamda_partner *p, const float *T,
@@ -987,17 +978,7 @@ int obsgrid_build(const struct obsgrid_inputs *in, int threads, struct obsgrids 
 	int nthreads = threads > 0 ? threads : cpu_count();
 	if (nthreads > n_x * n_T)
 		nthreads = (int)(n_x * n_T);
-	pthread_t *tid = calloc((size_t)nthreads, sizeof *tid);
-	int started = 0;
-	if (tid)
-		for (; started < nthreads; started++)
-			if (pthread_create(&tid[started], NULL, solve_worker, &job))
-				break;
-	if (started == 0)
-		solve_worker(&job);
-	for (int k = 0; k < started; k++)
-		pthread_join(tid[k], NULL);
-	free(tid);
+	parallel_run(nthreads, solve_worker, &job, 0, NULL);
 	pthread_mutex_destroy(&job.lock);
 	if (job.failed == 2) {
 		rc = err_set(err, EXIT_RUNTIME, "out of memory");
