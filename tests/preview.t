@@ -58,6 +58,33 @@ mid=$((10 + 128))
 x0=$(awk 'BEGIN { printf "%d", 10 + (8277 + 2.4 * 8277 / 2) / (2.4 * 8277 / 256) + 0.5 }')
 is "$("$PIXEL" face.png "$x0" "$mid" | tail -1)" "255 255 255" "observer 0 drawn where it stands"
 
+# An observed pair: observed[l][k] = l + 10 k - 5 (K), lon across and velocity up.
+"$PYTHON" - <<'EOF2'
+import json, h5py, numpy as np
+L, V, R = 4, 8, 3
+with h5py.File("pair.h5", "w") as f:
+    f.attrs["format"] = np.bytes_(b"arepo-observed/1")
+    f.attrs["config"] = np.bytes_(json.dumps({"writer_hyper": {"temperature_K_per_processing": 1.0}}).encode())
+    f.attrs["observed_units"] = np.bytes_(b"K (Rayleigh-Jeans temperature)")
+    f.attrs["v_range_km_s"] = np.array([-200.0, 200.0])
+    l, k = np.meshgrid(np.arange(L), np.arange(V), indexing="ij")
+    f["observed"] = (l + 10 * k - 5).astype(np.float32)[None]
+    f["columnized"] = np.full((1, R, L), 1e-3, np.float32)
+EOF2
+ok "an observed pair" arepo-preview --range -5:78 -o pair.png pair.h5
+bad=0
+for l in 0 3; do
+	for k in 0 5 7; do
+		# 4 x 8 pixels drawn 32 times larger, from (10, 10); velocity index 0 at the bottom.
+		x=$((10 + l * 32 + 16)) y=$((10 + (7 - k) * 32 + 16))
+		want=$("$PYTHON" "$TOP/tests/lib/preview_reference.py" viridis "$(echo "($l + 10 * $k) / 83" | bc -l)")
+		got=$("$PIXEL" pair.png $x $y | tail -1)
+		[ "$got" = "$want" ] || { bad=$((bad + 1)); echo "# lon $l, v $k: $got, expected $want"; }
+	done
+done
+is "$bad" 0 "the observed map: lon across, velocity up, linear by default (6 places)"
+like "$("$PIXEL" pair.png | head -1)" "^[0-9]+ [0-9]+$" "... beside the columnized map"
+
 run_status arepo-preview -o x.png no_such_file.h5
 is "$status" 1 "a missing input: exit 1"
 run_status arepo-preview --range 0:1 -o x.png ramp.h5

@@ -3,7 +3,8 @@ known values (h5py) and computes, for chosen grid cells, the colour the
 picture must show there (IRIS's columnize formula, viridis through its nine
 published stops, linear between them).
 Usage: preview_reference.py write DIR
-       preview_reference.py expect TENSOR LO HI   (prints "x y r g b" lines)"""
+       preview_reference.py expect TENSOR LO HI   (prints "x y r g b" lines)
+       preview_reference.py viridis T             (prints "r g b" for T in [0, 1])"""
 
 import json
 import sys
@@ -44,7 +45,9 @@ def h2_map(physical):
     return d.mean(axis=2) * 1e-21  # g/cm3 from 1 g per (1e7 cm)^3
 
 
-if sys.argv[1] == "write":
+if sys.argv[1] == "viridis":
+    print(*viridis(float(sys.argv[2])))
+elif sys.argv[1] == "write":
     out = sys.argv[2]
     p = np.zeros((6, R, L, B), dtype=np.float32)
     for r in range(R):

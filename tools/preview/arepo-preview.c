@@ -13,23 +13,26 @@
 #include "dataset.h"
 #include "h5util.h"
 #include "nearest.h"
+#include "observed.h"
 #include "picture.h"
 #include "snapshot.h"
 #include "tensor.h"
 #include "viewcut.h"
 
 static const char usage[] =
-	"Usage: arepo-preview [OPTION]... -o OUT.png TENSOR|DATASET|SNAPSHOT\n"
+	"Usage: arepo-preview [OPTION]... -o OUT.png TENSOR|OBSERVED|DATASET|SNAPSHOT\n"
 	"Draw a PNG picture: of a tensor file, IRIS's top-down H2 map (or a slice\n"
-	"of a channel with --slice); of a dataset directory, a contact sheet of the\n"
-	"H2 maps of its first --grid entries in shuffle order; of a snapshot, a\n"
-	"face-on map of the H2 density with the observers and their frusta.\n"
+	"of a channel with --slice); of an observed file, its observed lon-velocity\n"
+	"map (on --scale, default linear) beside its columnized map (log); of a\n"
+	"dataset directory, a contact sheet of the H2 maps of its first --grid\n"
+	"entries in shuffle order; of a snapshot, a face-on map of the H2 density\n"
+	"with the observers and their frusta.\n"
 	"\n"
 	"  -o, --output FILE      the PNG file (required)\n"
 	"      --slice AXIS=I     a slice of --channel at index I of r, lon or lat\n"
 	"      --channel C        0 v_r, 1 density, 2 temperature, 3 x_H2, 4 x_CO,\n"
 	"                         5 dust temperature (default 1)\n"
-	"      --scale S          log (default) or linear\n"
+	"      --scale S          log (default; linear for an observed map) or linear\n"
 	"      --range MIN:MAX    the colour bar's range (default: the data's)\n"
 	"      --grid N           entries of a dataset's contact sheet (default 16)\n"
 	"      --size N           grid points per side of a snapshot's map (default 128)\n"
@@ -111,72 +114,132 @@ static void format_value(double v, char *buf, size_t size)
  * canvas, the map's top-left corner and its zoom. */
 typedef void marks_fn(struct canvas *c, int x0, int y0, int zoom, const void *ctx);
 
-/* Draws images side by side in a grid, with one colour bar for all. */
-static int draw(struct image *ims, int n, int columns, const struct style *st, const char *units,
-		const char *path, marks_fn *marks, const void *ctx, struct arepo_err *err)
+/* Pictures drawn with one colour scale and one colour bar, in a grid. */
+struct panel_group {
+	struct image *ims;
+	int n, columns;
+	struct style st;
+	const char *units;
+	const char *caption; /* under the pictures, or NULL */
+};
+
+/* Where a group goes: its zoom, the size of its grid and of the whole. */
+struct group_layout {
+	double lo, hi;
+	int zoom, tw, th, mapw, maph, width;
+	char top[64], bottom[64];
+};
+
+static void layout_group(const struct panel_group *g, struct group_layout *l)
 {
-	double lo = st->lo, hi = st->hi;
-	if (!st->fixed_range) {
-		lo = INFINITY;
-		hi = -INFINITY;
-		for (int i = 0; i < n; i++) {
+	const int gap = 4;
+	l->lo = g->st.lo;
+	l->hi = g->st.hi;
+	if (!g->st.fixed_range) {
+		l->lo = INFINITY;
+		l->hi = -INFINITY;
+		for (int i = 0; i < g->n; i++) {
 			double a, b;
-			range_of(&ims[i], st, &a, &b);
-			lo = fmin(lo, a);
-			hi = fmax(hi, b);
+			range_of(&g->ims[i], &g->st, &a, &b);
+			l->lo = fmin(l->lo, a);
+			l->hi = fmax(l->hi, b);
 		}
 	}
 	int largest = 1;
-	for (int i = 0; i < n; i++) {
-		largest = ims[i].w > largest ? ims[i].w : largest;
-		largest = ims[i].h > largest ? ims[i].h : largest;
+	for (int i = 0; i < g->n; i++) {
+		largest = g->ims[i].w > largest ? g->ims[i].w : largest;
+		largest = g->ims[i].h > largest ? g->ims[i].h : largest;
 	}
-	int zoom = largest < 256 ? 256 / largest : 1;
-	if (n > 1 && zoom > 2)
-		zoom /= 2;
-	int tw = ims[0].w * zoom, th = ims[0].h * zoom, gap = 4;
-	int rows = (n + columns - 1) / columns;
-	int mapw = columns * tw + (columns - 1) * gap, maph = rows * th + (rows - 1) * gap;
-	char top[64], bottom[64];
-	format_value(hi, top, sizeof top);
-	format_value(lo, bottom, sizeof bottom);
-	int label = text_width(top, 1);
-	label = text_width(bottom, 1) > label ? text_width(bottom, 1) : label;
-	label = text_width(units, 1) > label ? text_width(units, 1) : label;
-	int barx = 10 + mapw + 12, W = barx + 16 + 6 + label + 10, H = maph + 20 + 12;
-	if (H < 80)
-		H = 80;
-	struct canvas c;
-	if (canvas_init(&c, W, H, black))
-		return err_set(err, EXIT_RUNTIME, "out of memory for a %dx%d picture", W, H);
-	for (int i = 0; i < n; i++) {
-		int ox = 10 + (i % columns) * (tw + gap), oy = 10 + (i / columns) * (th + gap);
-		for (int y = 0; y < ims[i].h; y++)
-			for (int x = 0; x < ims[i].w; x++) {
+	l->zoom = largest < 256 ? 256 / largest : 1;
+	if (g->n > 1 && l->zoom > 2)
+		l->zoom /= 2;
+	l->tw = g->ims[0].w * l->zoom;
+	l->th = g->ims[0].h * l->zoom;
+	int rows = (g->n + g->columns - 1) / g->columns;
+	l->mapw = g->columns * l->tw + (g->columns - 1) * gap;
+	l->maph = rows * l->th + (rows - 1) * gap;
+	format_value(l->hi, l->top, sizeof l->top);
+	format_value(l->lo, l->bottom, sizeof l->bottom);
+	int label = text_width(l->top, 1);
+	label = text_width(l->bottom, 1) > label ? text_width(l->bottom, 1) : label;
+	label = text_width(g->units, 1) > label ? text_width(g->units, 1) : label;
+	l->width = l->mapw + 12 + 16 + 6 + label;
+	if (g->caption && text_width(g->caption, 1) > l->width)
+		l->width = text_width(g->caption, 1);
+}
+
+static void draw_group(struct canvas *c, const struct panel_group *g, const struct group_layout *l,
+		       int x0, int y0)
+{
+	const int gap = 4;
+	for (int i = 0; i < g->n; i++) {
+		int ox = x0 + (i % g->columns) * (l->tw + gap), oy = y0 + (i / g->columns) * (l->th + gap);
+		const struct image *im = &g->ims[i];
+		for (int y = 0; y < im->h; y++)
+			for (int x = 0; x < im->w; x++) {
 				uint8_t rgb[3];
-				colour_of(ims[i].v[(size_t)y * (size_t)ims[i].w + (size_t)x], st, lo, hi, rgb);
-				for (int a = 0; a < zoom; a++)
-					for (int b = 0; b < zoom; b++)
-						canvas_set(&c, ox + x * zoom + a, oy + y * zoom + b, rgb);
+				colour_of(im->v[(size_t)y * (size_t)im->w + (size_t)x], &g->st, l->lo, l->hi, rgb);
+				for (int a = 0; a < l->zoom; a++)
+					for (int b = 0; b < l->zoom; b++)
+						canvas_set(c, ox + x * l->zoom + a, oy + y * l->zoom + b, rgb);
 			}
 	}
 	/* The colour bar: the top of the range at the top. */
-	int barh = maph;
+	int barx = x0 + l->mapw + 12, barh = l->maph;
 	for (int y = 0; y < barh; y++) {
 		uint8_t rgb[3];
 		viridis(1.0 - (double)y / (barh > 1 ? barh - 1 : 1), rgb);
 		for (int x = 0; x < 16; x++)
-			canvas_set(&c, barx + x, 10 + y, rgb);
+			canvas_set(c, barx + x, y0 + y, rgb);
 	}
-	canvas_text(&c, barx + 22, 10, top, 1, white);
-	canvas_text(&c, barx + 22, 10 + barh - 7, bottom, 1, white);
-	canvas_text(&c, barx + 22, 10 + barh / 2 - 3, units, 1, white);
-	canvas_text(&c, 10, H - 10, st->log ? "log" : "linear", 1, white);
+	canvas_text(c, barx + 22, y0, l->top, 1, white);
+	canvas_text(c, barx + 22, y0 + barh - 7, l->bottom, 1, white);
+	canvas_text(c, barx + 22, y0 + barh / 2 - 3, g->units, 1, white);
+	if (g->caption)
+		canvas_text(c, x0, y0 + l->maph + 4, g->caption, 1, white);
+}
+
+/* Draws groups of pictures side by side, each with its colour bar. */
+static int draw_groups(const struct panel_group *groups, int ngroups, const char *path,
+		       marks_fn *marks, const void *ctx, struct arepo_err *err)
+{
+	struct group_layout l[4];
+	int W = 10, H = 80, captions = 0;
+	for (int i = 0; i < ngroups; i++) {
+		layout_group(&groups[i], &l[i]);
+		W += l[i].width + 10 + (i ? 10 : 0);
+		H = l[i].maph + 20 + 12 > H ? l[i].maph + 20 + 12 : H;
+		captions |= groups[i].caption != NULL;
+	}
+	H += captions ? 12 : 0;
+	struct canvas c;
+	if (canvas_init(&c, W, H, black))
+		return err_set(err, EXIT_RUNTIME, "out of memory for a %dx%d picture", W, H);
+	int x = 10;
+	for (int i = 0; i < ngroups; i++) {
+		draw_group(&c, &groups[i], &l[i], x, 10);
+		x += l[i].width + 20;
+	}
+	canvas_text(&c, 10, H - 10, groups[0].st.log ? "log" : "linear", 1, white);
 	if (marks)
-		marks(&c, 10, 10, zoom, ctx);
+		marks(&c, 10, 10, l[0].zoom, ctx);
 	int rc = png_write(path, &c, err);
 	canvas_free(&c);
 	return rc;
+}
+
+/* Draws images side by side in a grid, with one colour bar for all. */
+static int draw(struct image *ims, int n, int columns, const struct style *st, const char *units,
+		const char *path, marks_fn *marks, const void *ctx, struct arepo_err *err)
+{
+	struct panel_group g = { ims, n, columns, *st, units, NULL };
+	return draw_groups(&g, 1, path, marks, ctx, err);
+}
+
+static void scale_image(struct image *im, double factor)
+{
+	for (size_t i = 0; i < (size_t)im->w * (size_t)im->h; i++)
+		im->v[i] = (float)(im->v[i] * factor);
 }
 
 /* The configuration a tensor records, over the defaults. */
@@ -288,10 +351,81 @@ static int tensor_image(const char *path, const char *slice_axis, long slice, in
 	return rc;
 }
 
-static void scale_image(struct image *im, double factor)
+
+/* An observed file's pair: the observed lon-velocity map (lon across,
+ * velocity up) beside the columnized map (lon across, r up), each with its
+ * colour bar; the observed map on st's scale, the columnized one on a log
+ * scale. */
+static int observed_picture(const char *path, const struct style *st, const char *out,
+			    struct arepo_err *err)
 {
-	for (size_t i = 0; i < (size_t)im->w * (size_t)im->h; i++)
-		im->v[i] = (float)(im->v[i] * factor);
+	hid_t file;
+	int rc = h5_open_checked(path, &file, err);
+	if (rc)
+		return rc;
+	struct arepo_config cfg;
+	int rank_o, rank_c;
+	hsize_t od[4], cd[4];
+	double v[2] = { 0, 0 };
+	if (h5_dataset_dims(file, "observed", &rank_o, od) || rank_o != 3 ||
+	    h5_dataset_dims(file, "columnized", &rank_c, cd) || rank_c != 3 || od[1] != cd[2] ||
+	    h5_attr_doubles(file, "v_range_km_s", v, 2)) {
+		H5Fclose(file);
+		return err_set(err, EXIT_BADDATA, "%s: not an observed file", path);
+	}
+	if ((rc = tensor_config(file, path, &cfg, err))) {
+		H5Fclose(file);
+		return rc;
+	}
+	const size_t L = od[1], V = od[2], Rc = cd[1];
+	float *o = malloc(L * V * sizeof(float)), *c = malloc(Rc * L * sizeof(float));
+	struct image ims[2] = { { (int)L, (int)V, malloc(L * V * sizeof(float)) },
+				{ (int)L, (int)Rc, malloc(Rc * L * sizeof(float)) } };
+	hid_t d1 = H5Dopen2(file, "observed", H5P_DEFAULT), d2 = H5Dopen2(file, "columnized", H5P_DEFAULT);
+	hsize_t one[3] = { 1, L, V }, start[3] = { 0, 0, 0 };
+	hid_t fs = d1 >= 0 ? H5Dget_space(d1) : -1, ms = H5Screate_simple(3, one, NULL);
+	if (fs >= 0)
+		H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, one, NULL);
+	if (!o || !c || !ims[0].v || !ims[1].v)
+		rc = err_set(err, EXIT_RUNTIME, "out of memory");
+	else if (d1 < 0 || d2 < 0 || H5Dread(d1, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, o) < 0 ||
+		 H5Dread(d2, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c) < 0)
+		rc = err_set(err, EXIT_BADDATA, "%s: cannot read the observed pair", path);
+	if (fs >= 0)
+		H5Sclose(fs);
+	H5Sclose(ms);
+	if (d1 >= 0)
+		H5Dclose(d1);
+	if (d2 >= 0)
+		H5Dclose(d2);
+	char units_attr[64] = "";
+	h5_attr_string(file, "observed_units", units_attr, sizeof units_attr);
+	H5Fclose(file);
+	if (!rc) {
+		for (size_t k = 0; k < V; k++)
+			for (size_t l = 0; l < L; l++)
+				ims[0].v[(V - 1 - k) * L + l] = o[l * V + k];
+		for (size_t r = 0; r < Rc; r++)
+			for (size_t l = 0; l < L; l++)
+				ims[1].v[(Rc - 1 - r) * L + l] = c[r * L + l];
+		const char *density_units;
+		scale_image(&ims[1], channel_factor(1, &cfg, &density_units));
+		char observed_units[64], observed_caption[96];
+		snprintf(observed_units, sizeof observed_units, "%s",
+			 !strncmp(units_attr, "K ", 2) ? "K" : "proc");
+		snprintf(observed_caption, sizeof observed_caption, "lon across, v %g..%g km/s up",
+			 v[0], v[1]);
+		struct panel_group groups[2] = {
+			{ &ims[0], 1, 1, *st, observed_units, observed_caption },
+			{ &ims[1], 1, 1, { .log = 1 }, density_units, "columnized: lon across, r up" },
+		};
+		rc = draw_groups(groups, 2, out, NULL, NULL, err);
+	}
+	free(o);
+	free(c);
+	free(ims[0].v);
+	free(ims[1].v);
+	return rc;
 }
 
 struct observers {
@@ -401,6 +535,7 @@ int main(int argc, char **argv)
 	int channel = 1, grid = 16, size = 128;
 	double width_pc = 0;
 	struct style st = { .log = 1 };
+	int scale_given = 0;
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "slice", required_argument, NULL, OPT_SLICE },
@@ -435,6 +570,7 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "log") && strcmp(optarg, "linear"))
 				cli_usage_error("--scale %s: expected log or linear", optarg);
 			st.log = strcmp(optarg, "log") == 0;
+			scale_given = 1;
 			break;
 		case OPT_RANGE:
 			if (sscanf(optarg, "%lf:%lf", &st.lo, &st.hi) != 2 || !(st.lo < st.hi))
@@ -458,10 +594,14 @@ int main(int argc, char **argv)
 	if (!out)
 		cli_usage_error("-o OUT.png is required");
 	if (optind != argc - 1)
-		cli_usage_error(optind == argc ? "missing TENSOR, DATASET or SNAPSHOT" : "too many operands");
+		cli_usage_error(optind == argc ? "missing TENSOR, OBSERVED, DATASET or SNAPSHOT"
+					       : "too many operands");
+	const char *in = argv[optind];
+	h5_quiet();
+	if (!scale_given && h5_file_has_format(in, OBSERVED_FORMAT))
+		st.log = 0; /* observed temperatures go below zero */
 	if (st.log && st.fixed_range && !(st.lo > 0))
 		cli_usage_error("--range: a log scale needs MIN > 0");
-	const char *in = argv[optind];
 	struct arepo_err err = { 0 };
 	struct arepo_config cfg;
 	h5_quiet();
@@ -485,6 +625,9 @@ int main(int argc, char **argv)
 		}
 		int columns = (int)ceil(sqrt((double)n));
 		if (draw(ims, n, columns, &st, label, out, NULL, NULL, &err))
+			die_err(&err);
+	} else if (h5_file_has_format(in, OBSERVED_FORMAT)) {
+		if (observed_picture(in, &st, out, &err))
 			die_err(&err);
 	} else if (h5_file_has_format(in, TENSOR_FORMAT)) {
 		struct image im = { 0 };
