@@ -442,14 +442,39 @@ static void cell_line(const struct observe_plan *p, float v, float rho, float T,
 	c->alpha_d = p->kappa * rho;
 }
 
-/* The dust's source function S(nu[k] / opv, T_d) on the coarse channels,
- * remembered for the last (opv, T_d): neighbouring cells of a nearest-cell
- * tensor often share both. */
+/* The dust's source function S(nu[k] / opv, T_d) on the coarse channels.
+ * Its parts that depend on opv alone, y = (h nu_d) / k and
+ * num = 2 h nu_d^3 / c / c with nu_d = nu[k] / opv, are kept per opv in a
+ * direct-mapped cache: opv = 1 + v/c takes only a few thousand float32
+ * values in a tensor. S itself is remembered for the last (opv, T_d):
+ * neighbouring cells of a nearest-cell tensor often share both. */
+#define OPV_CACHE_BITS 12
 struct dust_memo {
 	float opv, Td;
 	int valid;
-	float *S, *scratch; /* V each */
+	float *S, *scratch;  /* V each */
+	uint32_t *tag;       /* per cache line: opv's bits, or 0 (empty: opv is never +0) */
+	float *lines;        /* per cache line: y then num, V each */
 };
+
+static const float *opv_parts(const struct observe_plan *p, struct dust_memo *m, float opv)
+{
+	const int64_t V = p->V;
+	uint32_t bits;
+	memcpy(&bits, &opv, sizeof bits);
+	const uint32_t line = bits & ((1u << OPV_CACHE_BITS) - 1);
+	float *y = m->lines + (size_t)line * 2 * (size_t)V, *num = y + V;
+	if (m->tag[line] != bits || bits == 0) {
+		const float two_h = 2.0f * p->h;
+		for (int64_t k = 0; k < V; k++) {
+			float nu = p->nu[k] / opv;
+			y[k] = p->h * nu / p->k;
+			num[k] = two_h * nu * nu * nu / p->c / p->c;
+		}
+		m->tag[line] = bits;
+	}
+	return y;
+}
 
 /* j_d[k] = S[k] alpha_d (IRIS's _dust_emission). */
 static void cell_dust(const struct observe_plan *p, const struct cell *c, float Td, float *jd,
@@ -457,15 +482,13 @@ static void cell_dust(const struct observe_plan *p, const struct cell *c, float 
 {
 	const int64_t V = p->V;
 	if (!(m->valid && !memcmp(&m->opv, &c->opv, sizeof c->opv) && !memcmp(&m->Td, &Td, sizeof Td))) {
-		float *nu = m->S, *x = m->scratch;
-		for (int64_t k = 0; k < V; k++) {
-			nu[k] = p->nu[k] / c->opv;
-			x[k] = p->h * nu[k] / p->k / Td;
-		}
+		const float *y = opv_parts(p, m, c->opv), *num = y + V;
+		float *x = m->scratch;
+		for (int64_t k = 0; k < V; k++)
+			x[k] = y[k] / Td;
 		vmath_expm1(x, x, (size_t)V);
-		const float two_h = 2.0f * p->h;
 		for (int64_t k = 0; k < V; k++) {
-			float S = two_h * nu[k] * nu[k] * nu[k] / p->c / p->c / x[k];
+			float S = num[k] / x[k];
 			m->S[k] = isfinite(S) ? S : 0;
 		}
 		m->opv = c->opv;
@@ -608,8 +631,13 @@ static void integrated_profile(const struct observe_plan *p, const struct cell *
 
 /* ---- per ray ----------------------------------------------------------- */
 
+/* Rays are taken RAY_CHUNK neighbours in latitude at a time: their cells
+ * are read together, a cache line for several rays. */
+#define RAY_CHUNK 8
+
 struct ray_scratch {
-	float *v, *rho, *T, *x, *X, *Td;  /* R each: the ray's cells */
+	float *v, *rho, *T, *x, *X, *Td;  /* R each: the ray's cells, in chunk */
+	float *chunk;                     /* RAY_CHUNK rays x 6 channels x R */
 	float *jd, *jd0, *tmp;            /* V, V, F + V + 2 */
 	float *Hj, *Ha, *Hj0, *Ha0, *Iv, *Iv_prev, *Iv_new, *jw, *aw; /* F */
 	float *j, *a, *f, *e, *s;         /* V + 1 */
@@ -623,17 +651,19 @@ struct ray_scratch {
 
 static void scratch_free(struct ray_scratch *s)
 {
-	float **fields[] = { &s->v, &s->rho, &s->T, &s->x, &s->X, &s->Td, &s->jd, &s->jd0, &s->tmp,
+	float **fields[] = { &s->chunk, &s->jd, &s->jd0, &s->tmp,
 			     &s->Hj, &s->Ha, &s->Hj0, &s->Ha0, &s->Iv, &s->Iv_prev, &s->Iv_new,
 			     &s->jw, &s->aw, &s->j, &s->a, &s->f, &s->e, &s->s, &s->Ic, &s->Ic_prev, &s->Ic_new,
 			     &s->I, &s->I_prev, &s->I_new, &s->Hjc0, &s->q, &s->casc_line,
 			     &s->casc_cont, &s->j_hist[0], &s->j_hist[1], &s->j_hist[2],
 			     &s->jd_hist[0], &s->jd_hist[1], &s->jd_hist[2], &s->hj_out,
-			     &s->dust.S, &s->dust.scratch };
+			     &s->dust.S, &s->dust.scratch, &s->dust.lines };
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		free(*fields[i]);
 		*fields[i] = NULL;
 	}
+	free(s->dust.tag);
+	s->dust.tag = NULL;
 }
 
 static int scratch_alloc(struct ray_scratch *s, const struct observe_plan *p)
@@ -642,7 +672,7 @@ static int scratch_alloc(struct ray_scratch *s, const struct observe_plan *p)
 	const size_t R = (size_t)p->R, V = (size_t)p->V, F = (size_t)p->F;
 	const size_t Q = V * (size_t)(p->v_sub > 0 ? p->v_sub : 1);
 	struct { float **ptr; size_t n; } want[] = {
-		{ &s->v, R }, { &s->rho, R }, { &s->T, R }, { &s->x, R }, { &s->X, R }, { &s->Td, R },
+		{ &s->chunk, RAY_CHUNK * 6 * R },
 		{ &s->jd, V }, { &s->jd0, V }, { &s->tmp, F + V + 2 },
 		{ &s->Hj, F }, { &s->Ha, F }, { &s->Hj0, F }, { &s->Ha0, F }, { &s->Iv, F },
 		{ &s->Iv_prev, F }, { &s->Iv_new, F }, { &s->jw, F }, { &s->aw, F },
@@ -658,6 +688,13 @@ static int scratch_alloc(struct ray_scratch *s, const struct observe_plan *p)
 			scratch_free(s);
 			return -1;
 		}
+	/* the lines' pages are touched only as opv values come */
+	s->dust.tag = calloc((size_t)1 << OPV_CACHE_BITS, sizeof *s->dust.tag);
+	s->dust.lines = malloc(((size_t)1 << OPV_CACHE_BITS) * 2 * V * sizeof(float));
+	if (!s->dust.tag || !s->dust.lines) {
+		scratch_free(s);
+		return -1;
+	}
 	return 0;
 }
 
@@ -739,11 +776,15 @@ static void thick_cell(const struct observe_plan *p, float H, int64_t r, struct 
 	if (t->hi > t->lo) {
 		/* Iv_new is free while a cell is prepared */
 		thick_profile(p, c, t->lo, t->hi, t->hj_win, t->ha_win, s->Iv_new);
+		int64_t k = t->lo / per, sub = t->lo % per;
 		for (int64_t f = t->lo; f < t->hi; f++) {
-			int64_t k = f / per;
 			float *hj = t->hj_win + (f - t->lo), *ha = t->ha_win + (f - t->lo);
 			*hj = (*hj + jd[k < V ? k : V - 1]) * H;
 			*ha = (*ha + c->alpha_d) * H;
+			if (++sub == per) {
+				sub = 0;
+				k++;
+			}
 		}
 		s->windows += (uint64_t)(t->hi - t->lo);
 	}
@@ -991,24 +1032,33 @@ static void *work(void *arg)
 		}
 		return NULL;
 	}
-	const int64_t rays = lw * A;
+	const int64_t per_lon = (A + RAY_CHUNK - 1) / RAY_CHUNK, items = lw * per_lon;
+	struct ray_scratch *s = &w->s;
 	for (;;) {
-		int64_t first = atomic_fetch_add(w->next, 8);
-		if (first >= rays)
+		const int64_t item = atomic_fetch_add(w->next, 1);
+		if (item >= items)
 			break;
-		int64_t last = first + 8 < rays ? first + 8 : rays;
-		for (int64_t ray = first; ray < last; ray++) {
-			const int64_t lj = ray / A, a = ray % A;
-			struct ray_scratch *s = &w->s;
-			float *chan[6] = { s->v, s->rho, s->T, s->x, s->X, s->Td };
-			for (int ch = 0; ch < 6; ch++) {
-				const float *src = ch == 0 ? b->vr : b->raw + (size_t)ch * (size_t)R * (size_t)b->hw * (size_t)A;
-				const int64_t width = ch == 0 ? lw : b->hw;
-				const int64_t col = ch == 0 ? lj : b->l0 - b->h0 + lj;
-				for (int64_t r = 0; r < R; r++)
-					chan[ch][r] = src[(r * width + col) * A + a];
+		const int64_t lj = item / per_lon, a0 = item % per_lon * RAY_CHUNK;
+		const int64_t n = a0 + RAY_CHUNK < A ? RAY_CHUNK : A - a0;
+		for (int ch = 0; ch < 6; ch++) {
+			const float *src = ch == 0 ? b->vr : b->raw + (size_t)ch * (size_t)R * (size_t)b->hw * (size_t)A;
+			const int64_t width = ch == 0 ? lw : b->hw;
+			const int64_t col = ch == 0 ? lj : b->l0 - b->h0 + lj;
+			for (int64_t r = 0; r < R; r++) {
+				const float *row = src + (r * width + col) * A + a0;
+				for (int64_t i = 0; i < n; i++)
+					s->chunk[(i * 6 + ch) * R + r] = row[i];
 			}
-			float *out = b->ppv + ((size_t)(b->l0 + lj) * (size_t)A + (size_t)a) * (size_t)p->V;
+		}
+		for (int64_t i = 0; i < n; i++) {
+			float *cells = s->chunk + i * 6 * R;
+			s->v = cells;
+			s->rho = cells + R;
+			s->T = cells + 2 * R;
+			s->x = cells + 3 * R;
+			s->X = cells + 4 * R;
+			s->Td = cells + 5 * R;
+			float *out = b->ppv + ((size_t)(b->l0 + lj) * (size_t)A + (size_t)(a0 + i)) * (size_t)p->V;
 			switch (p->mode) {
 			case OBSERVE_THICK: ray_thick(p, s, out); break;
 			case OBSERVE_THIN: ray_thin(p, s, out); break;
