@@ -241,23 +241,19 @@ static struct units processing_units(const struct arepo_config *cfg)
 	return u;
 }
 
-#define PLAN_FAIL(...) do { observe_plan_free(p); return err_set(err, EXIT_USAGE, __VA_ARGS__); } while (0)
+#define PLAN_FAIL(...) return err_set(err, EXIT_USAGE, __VA_ARGS__)
 
-int observe_plan_init(struct observe_plan *p, const struct arepo_config *cfg,
-		      enum observe_mode mode, int64_t R, int64_t L, int64_t A,
-		      const struct obsgrids *grids, struct arepo_err *err)
+/* The grid's and the velocity axis's sizes, checked against the mode. */
+static int plan_shape(struct observe_plan *p, const struct arepo_config *cfg, enum observe_mode mode,
+		      int64_t R, int64_t L, int64_t A, struct arepo_err *err)
 {
-	memset(p, 0, sizeof *p);
-	const struct observer_hyper *o = &cfg->observer_hyper;
 	const struct coordinate_hyper *ch = &cfg->coordinate_hyper;
-	const struct cube_hyper *cube = &cfg->cube_hyper;
-	const struct units u = processing_units(cfg);
 	p->mode = mode;
 	p->R = R;
 	p->L = L;
 	p->A = A;
-	p->V = cube->v_steps;
-	p->v_sub = mode == OBSERVE_THICK ? o->v_subsamples.value : 0;
+	p->V = cfg->cube_hyper.v_steps;
+	p->v_sub = mode == OBSERVE_THICK ? cfg->observer_hyper.v_subsamples.value : 0;
 	if (mode == OBSERVE_THICK && p->v_sub < 1)
 		PLAN_FAIL("observer_hyper.v_subsamples is %lld; the optically thick mode needs at "
 			  "least 1", (long long)p->v_sub);
@@ -270,29 +266,34 @@ int observe_plan_init(struct observe_plan *p, const struct arepo_config *cfg,
 	if (R < (mode == OBSERVE_THIN ? 3 : 2))
 		PLAN_FAIL("the tensor has %lld r steps; the %s mode needs at least %d", (long long)R,
 			  mode_names[mode].name, mode == OBSERVE_THIN ? 3 : 2);
-	p->reduce_max = !strcmp(cube->reduction, "max");
-	p->grids = grids;
-	if (mode != OBSERVE_SIMPLE && !grids)
-		PLAN_FAIL("the %s mode needs the observability grids", mode_names[mode].name);
+	p->reduce_max = !strcmp(cfg->cube_hyper.reduction, "max");
+	return 0;
+}
 
-	/* Velocity blur (IRIS's VelocityBlur): sigma is kernel size x in_blur_sigma. */
+/* IRIS's VelocityBlur kernel: a Gaussian of sigma = kernel size x
+ * in_blur_sigma on each axis, the outer product normalised by its sum. */
+static int plan_blur(struct observe_plan *p, const struct observer_hyper *o, struct arepo_err *err)
+{
 	p->blur_inputs = o->blur_inputs;
 	p->kr = o->in_blur_kernel_r;
 	p->kl = o->in_blur_kernel_lon;
 	p->ka = o->in_blur_kernel_lat;
-	if (p->blur_inputs && (p->kr / 2 >= R || p->kl / 2 >= L || p->ka / 2 >= A))
+	if (!p->blur_inputs)
+		return 0;
+	if (p->kr / 2 >= p->R || p->kl / 2 >= p->L || p->ka / 2 >= p->A)
 		PLAN_FAIL("observer_hyper.in_blur_kernel_r/_lon/_lat (%lld, %lld, %lld) are too large "
 			  "for a %lld x %lld x %lld tensor (reflect padding)", (long long)p->kr,
-			  (long long)p->kl, (long long)p->ka, (long long)R, (long long)L, (long long)A);
-	if (p->blur_inputs) {
-		const int64_t K[3] = { p->kr, p->kl, p->ka };
-		float *g[3];
-		for (int a = 0; a < 3; a++) {
-			g[a] = malloc((size_t)K[a] * sizeof(float));
+			  (long long)p->kl, (long long)p->ka, (long long)p->R, (long long)p->L,
+			  (long long)p->A);
+	const int64_t K[3] = { p->kr, p->kl, p->ka }, n = p->kr * p->kl * p->ka;
+	float *g[3];
+	for (int a = 0; a < 3; a++)
+		g[a] = malloc((size_t)K[a] * sizeof(float));
+	p->in_weight = malloc((size_t)n * sizeof(float));
+	int ok = g[0] && g[1] && g[2] && p->in_weight;
+	if (ok) {
+		for (int a = 0; a < 3; a++)
 			gaussian_taps(K[a], (float)((double)K[a] * o->in_blur_sigma), g[a]);
-		}
-		const int64_t n = p->kr * p->kl * p->ka;
-		p->in_weight = malloc((size_t)n * sizeof(float));
 		for (int64_t i = 0; i < p->kr; i++)
 			for (int64_t j = 0; j < p->kl; j++)
 				for (int64_t k = 0; k < p->ka; k++)
@@ -300,39 +301,60 @@ int observe_plan_init(struct observe_plan *p, const struct arepo_config *cfg,
 		const float sum = observe_inner_sum(p->in_weight, n);
 		for (int64_t i = 0; i < n; i++)
 			p->in_weight[i] /= sum;
-		for (int a = 0; a < 3; a++)
-			free(g[a]);
 	}
+	for (int a = 0; a < 3; a++)
+		free(g[a]);
+	return ok ? 0 : err_set(err, EXIT_RUNTIME, "out of memory");
+}
 
-	/* Beam (IRIS's BeamBlur): sigma in pixels of (max - min) / steps. */
-	p->beam = mode != OBSERVE_SIMPLE && o->out_blur_fwhm.set;
-	if (p->beam) {
-		const float fwhm_per_sigma = 2.0f * sqrtf(2.0f * logf(2.0f));
-		const float inv = 1.0f / fwhm_per_sigma;
-		const double fwhm_deg = o->out_blur_fwhm.value / 3600.;
-		const float s_lon = inv * (float)(fwhm_deg / (ch->lon_max.value - ch->lon_min.value) * (double)L);
-		const float s_lat = inv * (float)(fwhm_deg / (ch->lat_max.value - ch->lat_min.value) * (double)A);
-		p->bl = beam_size(s_lon, L);
-		p->ba = beam_size(s_lat, A);
-		float *gl = malloc((size_t)p->bl * sizeof(float)), *ga = malloc((size_t)p->ba * sizeof(float));
+/* IRIS's BeamBlur kernel: sigma in pixels of (max - min) / steps, the
+ * kernel ten sigma wide (made odd, at most the grid). */
+static int plan_beam(struct observe_plan *p, const struct arepo_config *cfg, struct arepo_err *err)
+{
+	const struct observer_hyper *o = &cfg->observer_hyper;
+	const struct coordinate_hyper *ch = &cfg->coordinate_hyper;
+	p->beam = p->mode != OBSERVE_SIMPLE && o->out_blur_fwhm.set;
+	if (!p->beam)
+		return 0;
+	const float fwhm_per_sigma = 2.0f * sqrtf(2.0f * logf(2.0f));
+	const float inv = 1.0f / fwhm_per_sigma;
+	const double fwhm_deg = o->out_blur_fwhm.value / 3600.;
+	const float s_lon = inv * (float)(fwhm_deg / (ch->lon_max.value - ch->lon_min.value) * (double)p->L);
+	const float s_lat = inv * (float)(fwhm_deg / (ch->lat_max.value - ch->lat_min.value) * (double)p->A);
+	p->bl = beam_size(s_lon, p->L);
+	p->ba = beam_size(s_lat, p->A);
+	float *gl = malloc((size_t)p->bl * sizeof(float)), *ga = malloc((size_t)p->ba * sizeof(float));
+	p->beam_weight = malloc((size_t)(p->bl * p->ba) * sizeof(float));
+	int ok = gl && ga && p->beam_weight;
+	if (ok) {
 		gaussian_taps(p->bl, s_lon, gl);
 		gaussian_taps(p->ba, s_lat, ga);
-		p->beam_weight = malloc((size_t)(p->bl * p->ba) * sizeof(float));
 		for (int64_t i = 0; i < p->bl; i++)
 			for (int64_t j = 0; j < p->ba; j++)
 				p->beam_weight[i * p->ba + j] = gl[i] * ga[j];
 		const float sum = observe_inner_sum(p->beam_weight, p->bl * p->ba);
 		for (int64_t i = 0; i < p->bl * p->ba; i++)
 			p->beam_weight[i] /= sum;
-		free(gl);
-		free(ga);
 	}
+	free(gl);
+	free(ga);
+	return ok ? 0 : err_set(err, EXIT_RUNTIME, "out of memory");
+}
 
-	/* Constants (IRIS-OBSERVATION §3.0). */
+/* The float32 constants (IRIS-OBSERVATION section 3.0) and, with the
+ * grids, the frequency axes, the CMB background and the Rayleigh-Jeans
+ * conversion. */
+static int plan_constants(struct observe_plan *p, const struct arepo_config *cfg,
+			  struct arepo_err *err)
+{
+	const struct observer_hyper *o = &cfg->observer_hyper;
+	const struct coordinate_hyper *ch = &cfg->coordinate_hyper;
+	const struct cube_hyper *cube = &cfg->cube_hyper;
+	const struct units u = processing_units(cfg);
 	p->h = (float)(o->h * u.energy * u.time);
 	p->k = (float)(o->k * u.energy / u.temperature);
 	p->c = (float)(o->c * u.velocity);
-	const double ds = (ch->r_max.value - ch->r_min.value) / (double)(R - 1) *
+	const double ds = (ch->r_max.value - ch->r_min.value) / (double)(p->R - 1) *
 			  cfg->dataset_hyper.meters_per_parsec * u.length;
 	p->ds = (float)ds;
 	const double v_min = cube->v_min.value * 1000. * u.velocity;
@@ -354,42 +376,58 @@ int observe_plan_init(struct observe_plan *p, const struct arepo_config *cfg,
 	p->nu_fine = malloc((size_t)p->F * sizeof(float));
 	p->background = malloc((size_t)p->V * sizeof(float));
 	p->trj_denominator = malloc((size_t)p->V * sizeof(float));
-	if (grids) {
-		p->nu_ul = grids->nu_ul_ghz * 1e9f * (float)(1. / u.time);
-		const float mol = (float)grids->molecular_weight;
-		p->tracer_mass = mol / (float)o->L / 1000.0f * (float)u.mass;
-		p->bolic = (float)o->bolic_normalization.value * (float)u.number_density;
-		p->kappa = (float)o->kappa_dust.value * (float)u.length * (float)u.length / (float)u.mass;
-		p->peak = 0.04f;
-		p->nu_ul_over_c = p->nu_ul / p->c;
-		p->nu_channel_width = (1.0f / p->c) * (float)dv * p->nu_ul;
-
-		observe_linspace(v_min, v_max, p->V, p->nu);
-		observe_linspace(v_min - dv / 2, v_max + dv / 2, p->V + 1, p->nu_edges);
-		/* the fine axis: the thick mode's only */
-		observe_linspace(v_min - dv / 2, v_max + dv / 2, p->F, p->nu_fine);
-		float *axes[3] = { p->nu, p->nu_edges, p->nu_fine };
-		int64_t sizes[3] = { p->V, p->V + 1, mode == OBSERVE_THICK ? p->F : 0 };
-		for (int a = 0; a < 3; a++)
-			for (int64_t i = 0; i < sizes[a]; i++)
-				axes[a][i] = (1.0f + axes[a][i] / p->c) * p->nu_ul;
-		/* The CMB background and the Rayleigh-Jeans conversion. */
-		for (int64_t i = 0; i < p->V; i++)
-			p->background[i] = p->h * p->nu[i] / p->k / p->t_cmb;
-		vmath_expm1(p->background, p->background, (size_t)p->V);
-		for (int64_t i = 0; i < p->V; i++) {
-			float nu = p->nu[i];
-			float b = 2.0f * p->h * nu * nu * nu / p->c / p->c / p->background[i];
-			p->background[i] = isfinite(b) ? b : 0;
-			p->trj_denominator[i] = p->two_k * nu * nu;
-		}
-	}
-	if (!p->nu || !p->nu_edges || !p->nu_fine || !p->background || !p->trj_denominator ||
-	    (p->blur_inputs && !p->in_weight) || (p->beam && !p->beam_weight)) {
-		observe_plan_free(p);
+	if (!p->nu || !p->nu_edges || !p->nu_fine || !p->background || !p->trj_denominator)
 		return err_set(err, EXIT_RUNTIME, "out of memory");
+	const struct obsgrids *g = p->grids;
+	if (!g)
+		return 0;
+	p->nu_ul = g->nu_ul_ghz * 1e9f * (float)(1. / u.time);
+	p->tracer_mass = (float)g->molecular_weight / (float)o->L / 1000.0f * (float)u.mass;
+	p->bolic = (float)o->bolic_normalization.value * (float)u.number_density;
+	p->kappa = (float)o->kappa_dust.value * (float)u.length * (float)u.length / (float)u.mass;
+	p->peak = 0.04f;
+	p->nu_ul_over_c = p->nu_ul / p->c;
+	p->nu_channel_width = (1.0f / p->c) * (float)dv * p->nu_ul;
+
+	observe_linspace(v_min, v_max, p->V, p->nu);
+	observe_linspace(v_min - dv / 2, v_max + dv / 2, p->V + 1, p->nu_edges);
+	observe_linspace(v_min - dv / 2, v_max + dv / 2, p->F, p->nu_fine); /* the thick mode's */
+	float *axes[3] = { p->nu, p->nu_edges, p->nu_fine };
+	const int64_t sizes[3] = { p->V, p->V + 1, p->mode == OBSERVE_THICK ? p->F : 0 };
+	for (int a = 0; a < 3; a++)
+		for (int64_t i = 0; i < sizes[a]; i++)
+			axes[a][i] = (1.0f + axes[a][i] / p->c) * p->nu_ul;
+	for (int64_t i = 0; i < p->V; i++)
+		p->background[i] = p->h * p->nu[i] / p->k / p->t_cmb;
+	vmath_expm1(p->background, p->background, (size_t)p->V);
+	for (int64_t i = 0; i < p->V; i++) {
+		const float nu = p->nu[i];
+		const float b = 2.0f * p->h * nu * nu * nu / p->c / p->c / p->background[i];
+		p->background[i] = isfinite(b) ? b : 0;
+		p->trj_denominator[i] = p->two_k * nu * nu;
 	}
 	return 0;
+}
+
+int observe_plan_init(struct observe_plan *p, const struct arepo_config *cfg,
+		      enum observe_mode mode, int64_t R, int64_t L, int64_t A,
+		      const struct obsgrids *grids, struct arepo_err *err)
+{
+	memset(p, 0, sizeof *p);
+	p->grids = grids;
+	int rc = plan_shape(p, cfg, mode, R, L, A, err);
+	if (!rc && mode != OBSERVE_SIMPLE && !grids)
+		rc = err_set(err, EXIT_USAGE, "the %s mode needs the observability grids",
+			     mode_names[mode].name);
+	if (!rc)
+		rc = plan_blur(p, &cfg->observer_hyper, err);
+	if (!rc)
+		rc = plan_beam(p, cfg, err);
+	if (!rc)
+		rc = plan_constants(p, cfg, err);
+	if (rc)
+		observe_plan_free(p);
+	return rc;
 }
 
 void observe_plan_free(struct observe_plan *p)
@@ -1180,115 +1218,142 @@ static void *post_work(void *arg)
 	return NULL;
 }
 
+/* The buffers of one run: the lon block read (with its blur halo), its
+ * blurred v_r, the whole cube before the beam, and the threads' scratch. */
+struct run {
+	const struct observe_plan *p;
+	int threads;
+	int64_t lon_block, halo;
+	struct worker *w;
+	float *raw, *vr, *ppv, *tmp;
+};
+
+static int run_alloc(struct run *run, const struct observe_plan *p, int threads, int64_t lon_block,
+		     struct arepo_err *err)
+{
+	const int64_t R = p->R, L = p->L, A = p->A, V = p->V;
+	memset(run, 0, sizeof *run);
+	run->p = p;
+	run->threads = threads <= 0 ? cpu_count() : threads > 256 ? 256 : threads;
+	if (lon_block <= 0) { /* about 48 MiB of tensor per block */
+		lon_block = (int64_t)(48 << 20) / (6 * R * A * (int64_t)sizeof(float));
+		lon_block = lon_block < 4 ? 4 : lon_block;
+	}
+	run->lon_block = lon_block > L ? L : lon_block;
+	run->halo = p->blur_inputs ? p->kl / 2 : 0;
+	const int64_t max_hw = run->lon_block + 2 * run->halo < L ? run->lon_block + 2 * run->halo : L;
+	run->w = calloc((size_t)run->threads, sizeof *run->w);
+	run->raw = malloc((size_t)6 * (size_t)R * (size_t)max_hw * (size_t)A * sizeof(float));
+	run->vr = malloc((size_t)R * (size_t)run->lon_block * (size_t)A * sizeof(float));
+	run->ppv = malloc((size_t)L * (size_t)A * (size_t)V * sizeof(float));
+	run->tmp = malloc((size_t)A * sizeof(float));
+	int ok = run->w && run->raw && run->vr && run->ppv && run->tmp;
+	for (int t = 0; ok && t < run->threads; t++)
+		ok = !scratch_alloc(&run->w[t].s, p);
+	if (!ok)
+		return err_set(err, EXIT_RUNTIME, "out of memory (the observation needs %.0f MiB and "
+						  "%d threads' scratch)",
+			       ((double)6 * (double)R * (double)max_hw * (double)A +
+				(double)L * (double)A * (double)V) * 4 / 1048576, run->threads);
+	return 0;
+}
+
+static void run_free(struct run *run)
+{
+	if (run->w)
+		for (int t = 0; t < run->threads; t++)
+			scratch_free(&run->w[t].s);
+	free(run->w);
+	free(run->raw);
+	free(run->vr);
+	free(run->ppv);
+	free(run->tmp);
+}
+
+/* Lons [l0, l0 + lon_block): read, blurred, columnized and observed ray by
+ * ray into the cube. */
+static int run_block(struct run *run, int64_t l0, observe_read_fn read, void *source,
+		     struct observe_stages *stages, struct observe_output *out,
+		     struct observe_stats *st, struct arepo_err *err)
+{
+	const struct observe_plan *p = run->p;
+	const int64_t R = p->R, L = p->L, A = p->A;
+	struct block b = { .p = p, .raw = run->raw, .vr = run->vr, .ppv = run->ppv };
+	b.l0 = l0;
+	b.l1 = l0 + run->lon_block < L ? l0 + run->lon_block : L;
+	b.h0 = l0 - run->halo > 0 ? l0 - run->halo : 0;
+	const int64_t h1 = b.l1 + run->halo < L ? b.l1 + run->halo : L, lw = b.l1 - b.l0;
+	b.hw = h1 - b.h0;
+	for (int i = 0; i < run->threads; i++)
+		run->w[i].b = &b;
+
+	double t = monotonic_seconds();
+	int rc = read(source, b.h0, h1, run->raw, err);
+	if (rc)
+		return rc;
+	st->seconds_read += monotonic_seconds() - t;
+
+	t = monotonic_seconds();
+	if (p->blur_inputs)
+		run_workers(run->w, run->threads, 0);
+	else
+		for (int64_t r = 0; r < R; r++)
+			for (int64_t lj = 0; lj < lw; lj++)
+				memcpy(run->vr + (r * lw + lj) * A, run->raw + (r * b.hw + (l0 - b.h0 + lj)) * A,
+				       (size_t)A * sizeof(float));
+	if (stages && stages->blurred_vr)
+		for (int64_t r = 0; r < R; r++)
+			for (int64_t lj = 0; lj < lw; lj++)
+				memcpy(stages->blurred_vr + (r * L + l0 + lj) * A, run->vr + (r * lw + lj) * A,
+				       (size_t)A * sizeof(float));
+	columnize_block(p, &b, out->columnized, run->tmp);
+	st->seconds_blur += monotonic_seconds() - t;
+
+	t = monotonic_seconds();
+	run_workers(run->w, run->threads, 1);
+	st->seconds_rays += monotonic_seconds() - t;
+	st->rays += (uint64_t)(lw * A);
+	st->cells += (uint64_t)(lw * A * R);
+	return 0;
+}
+
+/* The beam and the latitude reduction, lon row by lon row. */
+static int run_beam(struct run *run, struct observe_stages *stages, struct observe_output *out,
+		    struct arepo_err *err)
+{
+	atomic_llong next = 0;
+	struct post_worker pw[256];
+	for (int i = 0; i < run->threads; i++)
+		pw[i] = (struct post_worker){ run->p, run->ppv, stages, out->observed, &next };
+	void *bad;
+	parallel_run(run->threads, post_work, pw, sizeof pw[0], &bad);
+	return bad ? err_set(err, EXIT_RUNTIME, "out of memory") : 0;
+}
+
 int observe_run(const struct observe_plan *p, observe_read_fn read, void *source, int threads,
 		int64_t lon_block, struct observe_stages *stages, struct observe_output *out,
 		struct observe_stats *st, void (*progress)(double), struct arepo_err *err)
 {
-	const int64_t R = p->R, L = p->L, A = p->A, V = p->V;
-	memset(st, 0, sizeof *st);
-	if (threads <= 0)
-		threads = cpu_count();
-	if (threads > 256)
-		threads = 256;
 	static pthread_once_t erf_once = PTHREAD_ONCE_INIT;
 	pthread_once(&erf_once, find_erf_saturation);
-	if (lon_block <= 0) { /* about 48 MiB of tensor per block */
-		lon_block = (int64_t)(48 << 20) / (6 * R * A * (int64_t)sizeof(float));
-		if (lon_block < 4)
-			lon_block = 4;
+	memset(st, 0, sizeof *st);
+	struct run run;
+	int rc = run_alloc(&run, p, threads, lon_block, err);
+	for (int64_t l0 = 0; !rc && l0 < p->L; l0 += run.lon_block) {
+		rc = run_block(&run, l0, read, source, stages, out, st, err);
+		if (!rc && progress)
+			progress((double)(l0 + run.lon_block < p->L ? l0 + run.lon_block : p->L) / (double)p->L);
 	}
-	if (lon_block > L)
-		lon_block = L;
-	const int64_t halo = p->blur_inputs ? p->kl / 2 : 0;
-	const int64_t max_hw = lon_block + 2 * halo < L ? lon_block + 2 * halo : L;
-
-	int rc = 0;
-	struct worker *w = calloc((size_t)threads, sizeof *w);
-	float *raw = malloc((size_t)6 * (size_t)R * (size_t)max_hw * (size_t)A * sizeof(float));
-	float *vr = malloc((size_t)R * (size_t)lon_block * (size_t)A * sizeof(float));
-	float *ppv = malloc((size_t)L * (size_t)A * (size_t)V * sizeof(float));
-	float *tmp = malloc((size_t)A * sizeof(float));
-	if (!w || !raw || !vr || !ppv || !tmp) {
-		rc = err_set(err, EXIT_RUNTIME, "out of memory (the observation needs %.0f MiB)",
-			     ((double)6 * (double)R * (double)max_hw * (double)A +
-			      (double)L * (double)A * (double)V) * 4 / 1048576);
-		goto done;
-	}
-	for (int t = 0; t < threads; t++)
-		if (scratch_alloc(&w[t].s, p)) {
-			rc = err_set(err, EXIT_RUNTIME, "out of memory");
-			goto done;
-		}
-
-	struct block b = { .p = p, .raw = raw, .vr = vr, .ppv = ppv };
-	for (int64_t l0 = 0; l0 < L; l0 += lon_block) {
-		b.l0 = l0;
-		b.l1 = l0 + lon_block < L ? l0 + lon_block : L;
-		b.h0 = l0 - halo > 0 ? l0 - halo : 0;
-		const int64_t h1 = b.l1 + halo < L ? b.l1 + halo : L;
-		b.hw = h1 - b.h0;
+	if (!rc) {
+		for (int t = 0; t < run.threads; t++)
+			st->line_windows += run.w[t].s.windows;
+		if (stages && stages->ppv_prebeam)
+			memcpy(stages->ppv_prebeam, run.ppv,
+			       (size_t)p->L * (size_t)p->A * (size_t)p->V * sizeof(float));
 		double t = monotonic_seconds();
-		if ((rc = read(source, b.h0, h1, raw, err)))
-			goto done;
-		st->seconds_read += monotonic_seconds() - t;
-
-		t = monotonic_seconds();
-		const int64_t lw = b.l1 - b.l0;
-		if (p->blur_inputs) {
-			for (int i = 0; i < threads; i++)
-				w[i].b = &b;
-			run_workers(w, threads, 0);
-		} else {
-			for (int64_t r = 0; r < R; r++)
-				for (int64_t lj = 0; lj < lw; lj++)
-					memcpy(vr + (r * lw + lj) * A, raw + (r * b.hw + (l0 - b.h0 + lj)) * A,
-					       (size_t)A * sizeof(float));
-		}
-		if (stages && stages->blurred_vr)
-			for (int64_t r = 0; r < R; r++)
-				for (int64_t lj = 0; lj < lw; lj++)
-					memcpy(stages->blurred_vr + (r * L + l0 + lj) * A, vr + (r * lw + lj) * A,
-					       (size_t)A * sizeof(float));
-		columnize_block(p, &b, out->columnized, tmp);
-		st->seconds_blur += monotonic_seconds() - t;
-
-		t = monotonic_seconds();
-		for (int i = 0; i < threads; i++)
-			w[i].b = &b;
-		run_workers(w, threads, 1);
-		st->seconds_rays += monotonic_seconds() - t;
-		st->rays += (uint64_t)(lw * A);
-		st->cells += (uint64_t)(lw * A * R);
-		if (progress)
-			progress((double)b.l1 / (double)L);
-	}
-	for (int t = 0; t < threads; t++)
-		st->line_windows += w[t].s.windows;
-	if (stages && stages->ppv_prebeam)
-		memcpy(stages->ppv_prebeam, ppv, (size_t)L * (size_t)A * (size_t)V * sizeof(float));
-
-	{
-		double t = monotonic_seconds();
-		atomic_llong next = 0;
-		struct post_worker pw[256];
-		for (int i = 0; i < threads; i++)
-			pw[i] = (struct post_worker){ p, ppv, stages, out->observed, &next };
-		void *bad;
-		parallel_run(threads, post_work, pw, sizeof pw[0], &bad);
-		if (bad) {
-			rc = err_set(err, EXIT_RUNTIME, "out of memory");
-			goto done;
-		}
+		rc = run_beam(&run, stages, out, err);
 		st->seconds_beam += monotonic_seconds() - t;
 	}
-done:
-	if (w)
-		for (int t = 0; t < threads; t++)
-			scratch_free(&w[t].s);
-	free(w);
-	free(raw);
-	free(vr);
-	free(ppv);
-	free(tmp);
+	run_free(&run);
 	return rc;
 }

@@ -310,109 +310,144 @@ static int write_stages(const char *path, const struct observe_plan *p, const st
 	return bad ? err_set(err, EXIT_RUNTIME, "%s: cannot write", path) : 0;
 }
 
-static int observe_file(const struct cli_common *cli, const struct options *opt,
-			const char *tensor_path, const char *out_path, struct arepo_err *err)
-{
-	double t_start = monotonic_seconds();
+/* One tensor's observation: its inputs, plan and outputs. */
+struct job {
+	const char *tensor_path, *out_path;
 	struct tensor_reader t;
-	int rc = tensor_open(&t, tensor_path, err);
+	struct arepo_config cfg;
+	enum observe_mode mode;
+	int have_grids;
+	struct obsgrids grids;
+	struct observe_plan plan;
+	struct observe_stages stages;
+	struct observe_output out;
+	struct observe_stats st;
+};
+
+/* The tensor opened and checked, the configuration, the grids, the plan. */
+static int prepare(struct job *j, const struct cli_common *cli, const struct options *opt,
+		   struct arepo_err *err)
+{
+	int rc = tensor_open(&j->t, j->tensor_path, err);
 	if (rc)
 		return rc;
-	struct arepo_config cfg;
-	struct obsgrids grids = { 0 };
-	struct observe_plan plan = { 0 };
-	struct observe_stages stages = { 0 };
-	struct observe_output out = { 0 };
-	enum observe_mode mode;
-	char *config_json = NULL;
-	int have_grids = 0;
-	if ((rc = load_config(cli, opt, t.meta.config_json, tensor_path, &cfg, err)) ||
-	    (rc = check_grid(&cfg, &t, err)))
-		goto done;
-	observe_mode_parse(cfg.observer_hyper.mode, &mode);
-	if (h5_attr_doubles(t.file, "iris_units", (double[4]){ 0 }, 4) != -1) {
-		rc = err_set(err, EXIT_BADDATA, "%s: converted to a dataset's units by arepo-normalize; "
-						"the observation takes tensors in processing units", tensor_path);
-		goto done;
+	if ((rc = load_config(cli, opt, j->t.meta.config_json, j->tensor_path, &j->cfg, err)) ||
+	    (rc = check_grid(&j->cfg, &j->t, err)))
+		return rc;
+	observe_mode_parse(j->cfg.observer_hyper.mode, &j->mode);
+	if (h5_attr_doubles(j->t.file, "iris_units", (double[4]){ 0 }, 4) != -1)
+		return err_set(err, EXIT_BADDATA, "%s: converted to a dataset's units by arepo-normalize; "
+						  "the observation takes tensors in processing units",
+			       j->tensor_path);
+	if ((rc = check_values(&j->t, j->mode != OBSERVE_SIMPLE, opt->allow_nan, err)))
+		return rc;
+	if (j->mode != OBSERVE_SIMPLE) {
+		if ((rc = get_grids(&j->cfg, opt, opt->grids, &j->grids, err)))
+			return rc;
+		j->have_grids = 1;
 	}
-	if ((rc = check_values(&t, mode != OBSERVE_SIMPLE, opt->allow_nan, err)))
-		goto done;
-	if (mode != OBSERVE_SIMPLE) {
-		if ((rc = get_grids(&cfg, opt, opt->grids, &grids, err)))
-			goto done;
-		have_grids = 1;
-	}
-	if ((rc = observe_plan_init(&plan, &cfg, mode, t.r_steps, t.lon_steps, t.lat_steps,
-				    have_grids ? &grids : NULL, err)))
-		goto done;
-	const size_t L = (size_t)plan.L, V = (size_t)plan.V, cube = L * (size_t)plan.A * V;
-	out.observed = malloc(L * V * sizeof(float));
-	out.columnized = malloc((size_t)(plan.r_crop_max - plan.r_crop_min) * L * sizeof(float));
-	if (opt->stages) {
-		stages.blurred_vr = malloc((size_t)plan.R * L * (size_t)plan.A * sizeof(float));
-		stages.ppv_prebeam = malloc(cube * sizeof(float));
-		stages.ppv = malloc(cube * sizeof(float));
-	}
-	if (!out.observed || !out.columnized ||
-	    (opt->stages && (!stages.blurred_vr || !stages.ppv_prebeam || !stages.ppv))) {
-		rc = err_set(err, EXIT_RUNTIME, "out of memory");
-		goto done;
-	}
-	struct observe_stats st;
-	if ((rc = observe_run(&plan, read_block, &t, opt->threads, opt->lon_block,
-			      opt->stages ? &stages : NULL, &out, &st,
-			      opt->progress ? show_progress : NULL, err)))
-		goto done;
-	if (opt->stages && (rc = write_stages(opt->stages, &plan, &stages, err)))
-		goto done;
+	return observe_plan_init(&j->plan, &j->cfg, j->mode, j->t.r_steps, j->t.lon_steps,
+				 j->t.lat_steps, j->have_grids ? &j->grids : NULL, err);
+}
 
-	config_json = config_to_json(&cfg);
-	struct view_meta meta = t.meta;
+static int alloc_outputs(struct job *j, int with_stages, struct arepo_err *err)
+{
+	const struct observe_plan *p = &j->plan;
+	const size_t L = (size_t)p->L, V = (size_t)p->V, cube = L * (size_t)p->A * V;
+	j->out.observed = malloc(L * V * sizeof(float));
+	j->out.columnized = malloc((size_t)(p->r_crop_max - p->r_crop_min) * L * sizeof(float));
+	if (with_stages) {
+		j->stages.blurred_vr = malloc((size_t)p->R * L * (size_t)p->A * sizeof(float));
+		j->stages.ppv_prebeam = malloc(cube * sizeof(float));
+		j->stages.ppv = malloc(cube * sizeof(float));
+	}
+	if (!j->out.observed || !j->out.columnized ||
+	    (with_stages && (!j->stages.blurred_vr || !j->stages.ppv_prebeam || !j->stages.ppv)))
+		return err_set(err, EXIT_RUNTIME, "out of memory");
+	return 0;
+}
+
+/* The observed file, with the tensor's provenance and the configuration
+ * the observation ran with. */
+static int write_result(struct job *j, struct arepo_err *err)
+{
+	char *config_json = config_to_json(&j->cfg);
+	struct view_meta meta = j->t.meta;
 	meta.config_json = config_json;
 	struct observed_info info = {
-		.mode = observe_mode_name(mode),
-		.tensor = tensor_path,
-		.grids_key = have_grids ? grids.key : "",
-		.observed_units = mode == OBSERVE_SIMPLE ? "processing mass per area per velocity"
-				  : cfg.writer_hyper.temperature_K_per_processing == 1
+		.mode = observe_mode_name(j->mode),
+		.tensor = j->tensor_path,
+		.grids_key = j->have_grids ? j->grids.key : "",
+		.observed_units = j->mode == OBSERVE_SIMPLE ? "processing mass per area per velocity"
+				  : j->cfg.writer_hyper.temperature_K_per_processing == 1
 				  ? "K (Rayleigh-Jeans temperature)"
 				  : "processing temperature (Rayleigh-Jeans)",
 		.columnized_units = "processing mass density (H2)",
-		.v_min = cfg.cube_hyper.v_min.value,
-		.v_max = cfg.cube_hyper.v_max.value,
-		.v_steps = plan.V,
+		.v_min = j->cfg.cube_hyper.v_min.value,
+		.v_max = j->cfg.cube_hyper.v_max.value,
+		.v_steps = j->plan.V,
 		.n_lines = 1,
-		.r_crop_min = plan.r_crop_min,
-		.r_crop_max = plan.r_crop_max,
+		.r_crop_min = j->plan.r_crop_min,
+		.r_crop_max = j->plan.r_crop_max,
 	};
-	double t_write = monotonic_seconds();
-	if ((rc = observed_write(out_path, &meta, &info, out.observed, out.columnized, err)))
-		goto done;
-	const double now = monotonic_seconds();
-	log_info("%s: %s, %llu rays, %.3f s", out_path, info.mode, (unsigned long long)st.rays,
-		 now - t_start);
-	if (opt->stats) {
-		struct rusage ru;
-		long rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
-		printf("mode=%s\nrays=%llu\ncells=%llu\nline_channels=%llu\n", observe_mode_short(mode),
-		       (unsigned long long)st.rays, (unsigned long long)st.cells,
-		       (unsigned long long)st.line_windows);
-		printf("seconds_read=%.6f\nseconds_blur=%.6f\nseconds_rays=%.6f\nseconds_beam=%.6f\n"
-		       "seconds_write=%.6f\nseconds_total=%.6f\npeak_rss_kib=%ld\n",
-		       st.seconds_read, st.seconds_blur, st.seconds_rays, st.seconds_beam,
-		       now - t_write, now - t_start, rss);
-	}
-done:
+	int rc = config_json ? observed_write(j->out_path, &meta, &info, j->out.observed,
+					      j->out.columnized, err)
+			     : err_set(err, EXIT_RUNTIME, "out of memory");
 	free(config_json);
-	free(out.observed);
-	free(out.columnized);
-	free(stages.blurred_vr);
-	free(stages.ppv_prebeam);
-	free(stages.ppv);
-	observe_plan_free(&plan);
-	if (have_grids)
-		obsgrid_free(&grids);
-	tensor_close(&t);
+	return rc;
+}
+
+static void print_stats(const struct job *j, double seconds_write, double seconds_total)
+{
+	struct rusage ru;
+	long rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+	printf("mode=%s\nrays=%llu\ncells=%llu\nline_channels=%llu\n", observe_mode_short(j->mode),
+	       (unsigned long long)j->st.rays, (unsigned long long)j->st.cells,
+	       (unsigned long long)j->st.line_windows);
+	printf("seconds_read=%.6f\nseconds_blur=%.6f\nseconds_rays=%.6f\nseconds_beam=%.6f\n"
+	       "seconds_write=%.6f\nseconds_total=%.6f\npeak_rss_kib=%ld\n",
+	       j->st.seconds_read, j->st.seconds_blur, j->st.seconds_rays, j->st.seconds_beam,
+	       seconds_write, seconds_total, rss);
+}
+
+static void job_free(struct job *j)
+{
+	free(j->out.observed);
+	free(j->out.columnized);
+	free(j->stages.blurred_vr);
+	free(j->stages.ppv_prebeam);
+	free(j->stages.ppv);
+	observe_plan_free(&j->plan);
+	if (j->have_grids)
+		obsgrid_free(&j->grids);
+	tensor_close(&j->t);
+}
+
+static int observe_file(const struct cli_common *cli, const struct options *opt,
+			const char *tensor_path, const char *out_path, struct arepo_err *err)
+{
+	const double t_start = monotonic_seconds();
+	struct job j = { .tensor_path = tensor_path, .out_path = out_path };
+	int rc = prepare(&j, cli, opt, err);
+	if (!rc)
+		rc = alloc_outputs(&j, opt->stages != NULL, err);
+	if (!rc)
+		rc = observe_run(&j.plan, read_block, &j.t, opt->threads, opt->lon_block,
+				 opt->stages ? &j.stages : NULL, &j.out, &j.st,
+				 opt->progress ? show_progress : NULL, err);
+	if (!rc && opt->stages)
+		rc = write_stages(opt->stages, &j.plan, &j.stages, err);
+	const double t_write = monotonic_seconds();
+	if (!rc)
+		rc = write_result(&j, err);
+	if (!rc) {
+		const double now = monotonic_seconds();
+		log_info("%s: %s, %llu rays, %.3f s", out_path, observe_mode_name(j.mode),
+			 (unsigned long long)j.st.rays, now - t_start);
+		if (opt->stats)
+			print_stats(&j, now - t_write, now - t_start);
+	}
+	job_free(&j);
 	return rc;
 }
 
