@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "atomic.h"
-#include "cells.h"
+#include "perturbation.h"
 #include "grid.h"
 #include "log.h"
 

@@ -15,7 +15,7 @@
 #include "atomic.h"
 #include "cli.h"
 #include "h5util.h"
-#include "remote.h"
+#include "remote_options.h"
 
 static const char usage[] =
 	"Usage: arepo-fetch [OPTION]... --cache DIR PATH...\n"

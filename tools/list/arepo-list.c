@@ -9,7 +9,7 @@
 
 #include "cli.h"
 #include "dataset.h"
-#include "remote.h"
+#include "remote_options.h"
 #include "rng.h"
 
 static const char usage[] =
