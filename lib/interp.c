@@ -252,12 +252,13 @@ static int choose_backend(const struct interp_options *opt, struct interp_stats 
 	if (opt->backend != INTERP_CUDA && opt->backend != INTERP_AUTO)
 		return 0;
 #if AREPO_WITH_CUDA
-	char why[512];
-	if (cuda_open(opt->device, opt->gpu_lock, dev, why, sizeof why) == 0) {
+	struct arepo_err cuda = { 0 };
+	if (cuda_open(opt->device, opt->gpu_lock, dev, &cuda) == 0) {
 		st->backend = INTERP_CUDA;
 		snprintf(st->device, sizeof st->device, "%s", dev->name);
 		return 0;
 	}
+	const char *why = cuda.msg;
 #else
 	(void)dev;
 	const char *why = "this build has no CUDA backend (it was made with CUDA=0 or without nvcc)";
@@ -347,11 +348,11 @@ static int resample_on_gpu(const struct cuda_device *dev, const struct job *job,
 		.rules = job->rules, .max_slab_r = slab_r,
 	};
 	struct cuda_result res;
-	char why[512];
+	struct arepo_err cuda = { 0 };
 	double t0 = monotonic_seconds();
-	int rc = cuda_resample(dev, &req, sink_slab, sink, &res, why, sizeof why);
+	int rc = cuda_resample(dev, &req, sink_slab, sink, &res, &cuda);
 	if (rc == -1)
-		return err_set(sink->err, EXIT_RUNTIME, "%s: %s", dev->name, why);
+		return err_set(sink->err, EXIT_RUNTIME, "%s: %s", dev->name, cuda.msg);
 	st->slab_r = res.slab_r;
 	st->seconds_upload = res.seconds_upload;
 	st->seconds_kernel = res.seconds_kernel;

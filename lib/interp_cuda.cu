@@ -30,34 +30,34 @@ extern "C" {
  * stacks, other processes' small allocations). */
 #define DEVICE_RESERVE ((size_t)512 << 20)
 
-static int cuda_fail(char *why, size_t len, cudaError_t e, const char *what)
+static int cuda_fail(struct arepo_err *err, cudaError_t e, const char *what)
 {
 	if (e == cudaErrorMemoryAllocation)
-		snprintf(why, len, "out of GPU memory while %s", what);
+		err_set(err, EXIT_RUNTIME, "out of GPU memory while %s", what);
 	else
-		snprintf(why, len, "CUDA error while %s: %s", what, cudaGetErrorString(e));
+		err_set(err, EXIT_RUNTIME, "CUDA error while %s: %s", what, cudaGetErrorString(e));
 	return -1;
 }
 
 /* Why no GPU can be used, in the user's terms. */
-static int no_gpu(cudaError_t e, char *why, size_t len)
+static int no_gpu(cudaError_t e, struct arepo_err *err)
 {
 	int driver = 0, runtime = 0;
 	cudaDriverGetVersion(&driver);
 	cudaRuntimeGetVersion(&runtime);
 	const char *visible = getenv("CUDA_VISIBLE_DEVICES");
 	if (driver == 0)
-		snprintf(why, len, "no usable GPU: no NVIDIA driver is installed");
+		err_set(err, EXIT_RUNTIME, "no usable GPU: no NVIDIA driver is installed");
 	else if (e == cudaErrorInsufficientDriver)
-		snprintf(why, len,
-			 "no usable GPU: the NVIDIA driver supports CUDA %d.%d, older than the "
+		err_set(err, EXIT_RUNTIME,
+			"no usable GPU: the NVIDIA driver supports CUDA %d.%d, older than the "
 			 "CUDA %d.%d of this build; update the driver",
 			 driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10);
 	else if (e == cudaErrorNoDevice || e == cudaSuccess)
-		snprintf(why, len, "no usable GPU: none is visible%s%s%s", visible ? " (CUDA_VISIBLE_DEVICES=" : "",
+		err_set(err, EXIT_RUNTIME, "no usable GPU: none is visible%s%s%s", visible ? " (CUDA_VISIBLE_DEVICES=" : "",
 			 visible ? visible : "", visible ? ")" : "");
 	else
-		snprintf(why, len, "no usable GPU: %s", cudaGetErrorString(e));
+		err_set(err, EXIT_RUNTIME, "no usable GPU: %s", cudaGetErrorString(e));
 	return -1;
 }
 
@@ -66,10 +66,10 @@ static int no_gpu(cudaError_t e, char *why, size_t len)
  * process sees alike whatever its CUDA_VISIBLE_DEVICES. Waits while every
  * candidate is held. */
 static int take_lock(const char *lock_dir, int ordinal, int count, struct cuda_device *dev,
-		     char *why, size_t len)
+		     struct arepo_err *err)
 {
 	if (mkdir(lock_dir, 0777) != 0 && errno != EEXIST) {
-		snprintf(why, len, "--gpu-lock %s: %s", lock_dir, strerror(errno));
+		err_set(err, EXIT_RUNTIME, "--gpu-lock %s: %s", lock_dir, strerror(errno));
 		return -1;
 	}
 	int first = ordinal < 0 ? 0 : ordinal, last = ordinal < 0 ? count - 1 : ordinal;
@@ -79,17 +79,17 @@ static int take_lock(const char *lock_dir, int ordinal, int count, struct cuda_d
 			char bus[64];
 			cudaError_t e = cudaDeviceGetPCIBusId(bus, (int)sizeof bus, d);
 			if (e != cudaSuccess)
-				return cuda_fail(why, len, e, "reading a GPU's PCI bus id");
+				return cuda_fail(err, e, "reading a GPU's PCI bus id");
 			for (char *c = bus; *c; c++)
 				*c = (char)tolower((unsigned char)*c);
 			char path[PATH_MAX];
 			if (snprintf(path, sizeof path, "%s/gpu-%s.lock", lock_dir, bus) >= (int)sizeof path) {
-				snprintf(why, len, "--gpu-lock %s: path too long", lock_dir);
+				err_set(err, EXIT_RUNTIME, "--gpu-lock %s: path too long", lock_dir);
 				return -1;
 			}
 			int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 			if (fd < 0) {
-				snprintf(why, len, "--gpu-lock: cannot open %s: %s", path, strerror(errno));
+				err_set(err, EXIT_RUNTIME, "--gpu-lock: cannot open %s: %s", path, strerror(errno));
 				return -1;
 			}
 			if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
@@ -103,7 +103,7 @@ static int take_lock(const char *lock_dir, int ordinal, int count, struct cuda_d
 			int saved = errno;
 			close(fd);
 			if (saved != EWOULDBLOCK) {
-				snprintf(why, len, "--gpu-lock: cannot lock %s: %s", path, strerror(saved));
+				err_set(err, EXIT_RUNTIME, "--gpu-lock: cannot lock %s: %s", path, strerror(saved));
 				return -1;
 			}
 		}
@@ -115,22 +115,21 @@ static int take_lock(const char *lock_dir, int ordinal, int count, struct cuda_d
 	}
 }
 
-extern "C" int cuda_open(int ordinal, const char *lock_dir, struct cuda_device *dev, char *why,
-			 size_t len)
+extern "C" int cuda_open(int ordinal, const char *lock_dir, struct cuda_device *dev, struct arepo_err *err)
 {
 	memset(dev, 0, sizeof *dev);
 	dev->lock_fd = -1;
 	int count = 0;
 	cudaError_t e = cudaGetDeviceCount(&count);
 	if (e != cudaSuccess || count == 0)
-		return no_gpu(e, why, len);
+		return no_gpu(e, err);
 	if (ordinal >= count) {
-		snprintf(why, len, "--device %d: %d GPU%s visible (0 to %d)", ordinal, count,
+		err_set(err, EXIT_RUNTIME, "--device %d: %d GPU%s visible (0 to %d)", ordinal, count,
 			 count == 1 ? " is" : "s are", count - 1);
 		return -1;
 	}
 	if (lock_dir) {
-		if (take_lock(lock_dir, ordinal, count, dev, why, len))
+		if (take_lock(lock_dir, ordinal, count, dev, err))
 			return -1;
 	} else {
 		dev->ordinal = ordinal < 0 ? 0 : ordinal;
@@ -139,16 +138,16 @@ extern "C" int cuda_open(int ordinal, const char *lock_dir, struct cuda_device *
 	char bus[64] = "";
 	if ((e = cudaGetDeviceProperties(&prop, dev->ordinal)) != cudaSuccess ||
 	    (e = cudaDeviceGetPCIBusId(bus, (int)sizeof bus, dev->ordinal)) != cudaSuccess)
-		return cuda_fail(why, len, e, "reading the GPU's properties");
+		return cuda_fail(err, e, "reading the GPU's properties");
 	snprintf(dev->name, sizeof dev->name, "%.200s (%.40s)", prop.name, bus);
 	if (prop.major < 8) {
-		snprintf(why, len, "GPU %d, %s, has compute capability %d.%d; this build needs 8.0 or newer",
+		err_set(err, EXIT_RUNTIME, "GPU %d, %s, has compute capability %d.%d; this build needs 8.0 or newer",
 			 dev->ordinal, dev->name, prop.major, prop.minor);
 		return -1;
 	}
 	/* Creates the context now, so that a busy or broken device fails here. */
 	if ((e = cudaSetDevice(dev->ordinal)) != cudaSuccess || (e = cudaFree(0)) != cudaSuccess) {
-		snprintf(why, len, "cannot use GPU %d, %s: %s", dev->ordinal, dev->name,
+		err_set(err, EXIT_RUNTIME, "cannot use GPU %d, %s: %s", dev->ordinal, dev->name,
 			 cudaGetErrorString(e));
 		return -1;
 	}
@@ -229,7 +228,7 @@ static cudaError_t upload(T **dst, const void *src, size_t n)
 	return e;
 }
 
-static int upload_all(struct gpu_state *s, const struct cuda_request *req, char *why, size_t len)
+static int upload_all(struct gpu_state *s, const struct cuda_request *req, struct arepo_err *err)
 {
 	const struct kd_tree *t = req->tree;
 	const struct grid *g = req->grid;
@@ -252,13 +251,13 @@ static int upload_all(struct gpu_state *s, const struct cuda_request *req, char 
 	    (e = cudaMemset(s->totals, 0, 3 * sizeof *s->totals)) != cudaSuccess ||
 	    /* The slab streams do not wait for the default stream's memset. */
 	    (e = cudaDeviceSynchronize()) != cudaSuccess)
-		return cuda_fail(why, len, e, "copying the view's index to the GPU");
+		return cuda_fail(err, e, "copying the view's index to the GPU");
 	return 0;
 }
 
 /* Two slabs of slab_r r steps on the device and pinned on the host, two
  * streams, their events. */
-static int allocate_slabs(struct gpu_state *s, size_t slab_bytes, char *why, size_t len)
+static int allocate_slabs(struct gpu_state *s, size_t slab_bytes, struct arepo_err *err)
 {
 	cudaError_t e;
 	for (int b = 0; b < 2; b++)
@@ -268,13 +267,13 @@ static int allocate_slabs(struct gpu_state *s, size_t slab_bytes, char *why, siz
 		    (e = cudaEventCreate(&s->started[b])) != cudaSuccess ||
 		    (e = cudaEventCreate(&s->computed[b])) != cudaSuccess ||
 		    (e = cudaEventCreate(&s->copied[b])) != cudaSuccess)
-			return cuda_fail(why, len, e, "allocating the slabs");
+			return cuda_fail(err, e, "allocating the slabs");
 	return 0;
 }
 
 extern "C" int cuda_resample(const struct cuda_device *dev, const struct cuda_request *req,
-			     cuda_slab_sink sink, void *ctx, struct cuda_result *res, char *why,
-			     size_t len)
+			     cuda_slab_sink sink, void *ctx, struct cuda_result *res,
+			     struct arepo_err *err)
 {
 	memset(res, 0, sizeof *res);
 	const struct grid *g = req->grid;
@@ -287,8 +286,8 @@ extern "C" int cuda_resample(const struct cuda_device *dev, const struct cuda_re
 	int rc = 0;
 	double t0 = monotonic_seconds();
 	if ((e = cudaSetDevice(dev->ordinal)) != cudaSuccess)
-		return cuda_fail(why, len, e, "selecting the GPU");
-	if ((rc = upload_all(&s, req, why, len))) {
+		return cuda_fail(err, e, "selecting the GPU");
+	if ((rc = upload_all(&s, req, err))) {
 		release(&s);
 		return rc;
 	}
@@ -298,7 +297,7 @@ extern "C" int cuda_resample(const struct cuda_device *dev, const struct cuda_re
 	size_t free_bytes = 0, total_bytes = 0;
 	if ((e = cudaMemGetInfo(&free_bytes, &total_bytes)) != cudaSuccess) {
 		release(&s);
-		return cuda_fail(why, len, e, "asking the GPU's free memory");
+		return cuda_fail(err, e, "asking the GPU's free memory");
 	}
 	size_t usable = free_bytes > DEVICE_RESERVE ? free_bytes - DEVICE_RESERVE : 0;
 	int64_t slab_r = (int64_t)(usable / (2 * per_r));
@@ -307,8 +306,8 @@ extern "C" int cuda_resample(const struct cuda_device *dev, const struct cuda_re
 	if (slab_r > r_steps)
 		slab_r = r_steps;
 	if (slab_r < 1) {
-		snprintf(why, len,
-			 "out of GPU memory: %zu MiB free on %s once the index is there; two slabs of "
+		err_set(err, EXIT_RUNTIME,
+			"out of GPU memory: %zu MiB free on %s once the index is there; two slabs of "
 			 "one r step and a reserve of %zu MiB need %zu MiB",
 			 free_bytes >> 20, dev->name, DEVICE_RESERVE >> 20,
 			 (2 * per_r + DEVICE_RESERVE) >> 20);
@@ -316,7 +315,7 @@ extern "C" int cuda_resample(const struct cuda_device *dev, const struct cuda_re
 		return -1;
 	}
 	res->slab_r = slab_r;
-	if ((rc = allocate_slabs(&s, (size_t)slab_r * per_r, why, len))) {
+	if ((rc = allocate_slabs(&s, (size_t)slab_r * per_r, err))) {
 		release(&s);
 		return rc;
 	}
@@ -354,14 +353,14 @@ extern "C" int cuda_resample(const struct cuda_device *dev, const struct cuda_re
 			slab_kernel<<<(unsigned)blocks, THREADS_PER_BLOCK, 0, s.stream[b]>>>(slab, points,
 											s.totals);
 			if ((e = cudaGetLastError()) != cudaSuccess) {
-				rc = cuda_fail(why, len, e, "starting the kernel");
+				rc = cuda_fail(err, e, "starting the kernel");
 				break;
 			}
 			cudaEventRecord(s.computed[b], s.stream[b]);
 			e = cudaMemcpyAsync(s.host[b], s.slab[b], (size_t)slab.nr * per_r,
 					    cudaMemcpyDeviceToHost, s.stream[b]);
 			if (e != cudaSuccess) {
-				rc = cuda_fail(why, len, e, "copying a slab from the GPU");
+				rc = cuda_fail(err, e, "copying a slab from the GPU");
 				break;
 			}
 			cudaEventRecord(s.copied[b], s.stream[b]);
@@ -369,7 +368,7 @@ extern "C" int cuda_resample(const struct cuda_device *dev, const struct cuda_re
 		if (k > 0) { /* slab k - 1 is done on the GPU: hand it over */
 			int b = (int)((k - 1) & 1);
 			if ((e = cudaStreamSynchronize(s.stream[b])) != cudaSuccess) {
-				rc = cuda_fail(why, len, e, "resampling a slab");
+				rc = cuda_fail(err, e, "resampling a slab");
 				break;
 			}
 			float kernel_ms = 0, copy_ms = 0;
@@ -387,7 +386,7 @@ extern "C" int cuda_resample(const struct cuda_device *dev, const struct cuda_re
 	if (!rc) {
 		unsigned long long totals[3];
 		if ((e = cudaMemcpy(totals, s.totals, sizeof totals, cudaMemcpyDeviceToHost)) != cudaSuccess) {
-			rc = cuda_fail(why, len, e, "reading the counts");
+			rc = cuda_fail(err, e, "reading the counts");
 		} else {
 			res->at_risk = totals[0];
 			res->filled = totals[1];

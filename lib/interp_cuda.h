@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "interp_point.h"
+#include "log.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,8 +24,8 @@ struct cuda_device {
 /* Opens device ordinal (-1: the first visible one, or with lock_dir the
  * first that no other process holds; waits while all are held). Errors
  * (no driver, driver too old, no device, unsupported device, lock
- * directory) go to why as one line; returns 0 or -1. */
-int cuda_open(int ordinal, const char *lock_dir, struct cuda_device *dev, char *why, size_t len);
+ * directory) set err (exit status 1) in one line; returns 0 or -1. */
+int cuda_open(int ordinal, const char *lock_dir, struct cuda_device *dev, struct arepo_err *err);
 
 /* Receives each finished slab of nr r steps from r0: (nr, 6, lon, lat)
  * floats. Returns 0, or nonzero to stop. */
@@ -48,10 +49,10 @@ struct cuda_result {
 
 /* Resamples on the open device, handing slabs to sink in r order; two
  * slabs are in flight, so that a slab's download and write overlap the
- * next one's kernel. Returns 0; -1 with why set for a CUDA error; or the
- * sink's nonzero value. */
+ * next one's kernel. Returns 0; -1 with err set (exit status 1) for a
+ * CUDA error; or the sink's nonzero value. */
 int cuda_resample(const struct cuda_device *dev, const struct cuda_request *req,
-		  cuda_slab_sink sink, void *ctx, struct cuda_result *res, char *why, size_t len);
+		  cuda_slab_sink sink, void *ctx, struct cuda_result *res, struct arepo_err *err);
 
 #ifdef __cplusplus
 }
