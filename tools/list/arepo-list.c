@@ -76,13 +76,18 @@ static void consider(struct entry **list, size_t *n, size_t *cap, char type, con
 	(*list)[(*n)++].index = index_of(name);
 }
 
-int main(int argc, char **argv)
+/* What to list: the directory and the filters of the command line and the
+ * configuration. */
+struct request {
+	const char *dir;
+	struct remote r;
+	long long min, max, total;
+	int have_min, have_max, have_total, null;
+	uint64_t seed;
+};
+
+static void parse_request(int argc, char **argv, struct cli_common *cli, struct request *q)
 {
-	struct cli_common cli;
-	cli_init(&cli, argv[0], usage);
-	struct remote r = { 0 };
-	long long min = 0, max = 0, total = 0;
-	int have_min = 0, have_max = 0, have_total = 0, null = 0;
 	static const struct option longopts[] = {
 		REMOTE_LONG_OPTIONS,
 		{ "min-index", required_argument, NULL, OPT_MIN },
@@ -94,127 +99,166 @@ int main(int argc, char **argv)
 	};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "r:i:p:0h", longopts, NULL)) != -1) {
-		if (cli_common_option(&cli, opt, optarg) || remote_option(&r, opt, optarg))
+		if (cli_common_option(cli, opt, optarg) || remote_option(&q->r, opt, optarg))
 			continue;
 		switch (opt) {
-		case OPT_MIN: min = cli_parse_count("--min-index", optarg); have_min = 1; break;
-		case OPT_MAX: max = cli_parse_count("--max-index", optarg); have_max = 1; break;
+		case OPT_MIN: q->min = cli_parse_count("--min-index", optarg); q->have_min = 1; break;
+		case OPT_MAX: q->max = cli_parse_count("--max-index", optarg); q->have_max = 1; break;
 		case OPT_TOTAL:
-			total = cli_parse_count("--total", optarg);
-			if (total < 1)
+			q->total = cli_parse_count("--total", optarg);
+			if (q->total < 1)
 				cli_usage_error("--total must be at least 1");
-			have_total = 1;
+			q->have_total = 1;
 			break;
-		case '0': null = 1; break;
+		case '0': q->null = 1; break;
 		default: cli_usage_error(NULL);
 		}
 	}
 	if (optind != argc - 1)
 		cli_usage_error(optind == argc ? "missing DIR" : "too many operands");
-	const char *dir = argv[optind];
+	q->dir = argv[optind];
 	struct arepo_err err = { 0 };
 	struct arepo_config cfg;
-	if (cli_load_config(&cli, &cfg, &err))
+	if (cli_load_config(cli, &cfg, &err))
 		die_err(&err);
+	q->seed = cfg.seed;
 	/* The configuration's choices, unless the command line says otherwise. */
-	if (cli.config_path || cli.nsets) {
-		if (!have_min && cfg.writer_hyper.min_snapshot_index.set)
-			min = cfg.writer_hyper.min_snapshot_index.value, have_min = 1;
-		if (!have_max && cfg.writer_hyper.max_snapshot_index.set)
-			max = cfg.writer_hyper.max_snapshot_index.value, have_max = 1;
-		if (!have_total)
-			total = cfg.writer_hyper.total_snapshots, have_total = 1;
+	if (cli->config_path || cli->nsets) {
+		if (!q->have_min && cfg.writer_hyper.min_snapshot_index.set)
+			q->min = cfg.writer_hyper.min_snapshot_index.value, q->have_min = 1;
+		if (!q->have_max && cfg.writer_hyper.max_snapshot_index.set)
+			q->max = cfg.writer_hyper.max_snapshot_index.value, q->have_max = 1;
+		if (!q->have_total)
+			q->total = cfg.writer_hyper.total_snapshots, q->have_total = 1;
 	}
-	if (have_min && have_max && min > max)
-		cli_usage_error("--min-index %lld is above --max-index %lld", min, max);
+	if (q->have_min && q->have_max && q->min > q->max)
+		cli_usage_error("--min-index %lld is above --max-index %lld", q->min, q->max);
+}
 
-	struct entry *list = NULL;
-	size_t n = 0, cap = 0;
-	const char *where = dir;
-	char label[2048];
-	if (r.host) {
-		snprintf(label, sizeof label, "%s:%s", r.host, dir);
-		where = label;
-		char *q = shell_quote(dir);
-		char *command = malloc(strlen(q) + 128);
-		sprintf(command, "cd -- %s && find . -mindepth 1 -maxdepth 1 -printf '%%y/%%f\\0'", q);
-		char *out = NULL, message[4096], reason[512];
-		size_t len = 0;
-		int status = remote_run(&r, command, -1, &out, &len, message, sizeof message);
-		free(q);
-		free(command);
-		if (status == -1)
-			die(EXIT_RUNTIME, "%s: cannot run ssh", where);
-		if (status == 255)
-			die(EXIT_RUNTIME, "%s: remote unreachable or authentication refused: %s", where,
-			    remote_reason(message, reason, sizeof reason));
-		if (status != 0)
-			die(EXIT_RUNTIME, "%s: %s", where, remote_reason(message, reason, sizeof reason));
-		for (size_t at = 0; at < len;) {
-			const char *item = out + at;
-			size_t l = strlen(item);
-			if (l > 2 && item[1] == '/')
-				consider(&list, &n, &cap, item[0], item + 2);
-			at += l + 1;
-		}
-		free(out);
-	} else {
-		DIR *d = opendir(dir);
-		if (!d)
-			die(EXIT_RUNTIME, "%s: %s", dir, strerror(errno));
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			char path[PATH_MAX * 2];
-			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-			struct stat st;
-			if (lstat(path, &st) != 0)
-				continue;
-			consider(&list, &n, &cap, S_ISREG(st.st_mode) ? 'f' : S_ISDIR(st.st_mode) ? 'd' : '?',
-				 e->d_name);
-		}
-		closedir(d);
+/* The remote directory's entries, through one ssh command. */
+static void read_remote(const struct request *q, const char *where, struct entry **list,
+			size_t *n, size_t *cap)
+{
+	char *quoted = shell_quote(q->dir);
+	char *command = malloc(strlen(quoted) + 128);
+	if (!quoted || !command)
+		die(EXIT_RUNTIME, "out of memory");
+	sprintf(command, "cd -- %s && find . -mindepth 1 -maxdepth 1 -printf '%%y/%%f\\0'", quoted);
+	char *out = NULL, message[4096], reason[512];
+	size_t len = 0;
+	int status = remote_run(&q->r, command, -1, &out, &len, message, sizeof message);
+	free(quoted);
+	free(command);
+	if (status == -1)
+		die(EXIT_RUNTIME, "%s: cannot run ssh", where);
+	if (status == 255)
+		die(EXIT_RUNTIME, "%s: remote unreachable or authentication refused: %s", where,
+		    remote_reason(message, reason, sizeof reason));
+	if (status != 0)
+		die(EXIT_RUNTIME, "%s: %s", where, remote_reason(message, reason, sizeof reason));
+	for (size_t at = 0; at < len;) {
+		const char *item = out + at;
+		size_t l = strlen(item);
+		if (l > 2 && item[1] == '/')
+			consider(list, n, cap, item[0], item + 2);
+		at += l + 1;
 	}
-	if (n == 0)
-		die(EXIT_BADDATA, "%s: no snapshots (files *.hdf5 or *.h5, or snapdir_NNN directories)",
-		    where);
+	free(out);
+}
 
+static void read_local(const char *dir, struct entry **list, size_t *n, size_t *cap)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		die(EXIT_RUNTIME, "%s: %s", dir, strerror(errno));
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char path[PATH_MAX * 2];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(path, &st) != 0)
+			continue;
+		consider(list, n, cap, S_ISREG(st.st_mode) ? 'f' : S_ISDIR(st.st_mode) ? 'd' : '?',
+			 e->d_name);
+	}
+	closedir(d);
+}
+
+/* Keeps the entries in the index range; returns how many. */
+static size_t keep_in_range(const struct request *q, const char *where, struct entry *list, size_t n)
+{
 	size_t kept = 0, outside = 0;
 	for (size_t i = 0; i < n; i++) {
-		int in_range = (!have_min && !have_max) ||
-			       (list[i].index >= 0 && (!have_min || list[i].index >= min) &&
-				(!have_max || list[i].index <= max));
+		int in_range = (!q->have_min && !q->have_max) ||
+			       (list[i].index >= 0 && (!q->have_min || list[i].index >= q->min) &&
+				(!q->have_max || list[i].index <= q->max));
 		if (in_range)
 			list[kept++] = list[i];
 		else
 			outside++;
 	}
-	if (kept == 0)
+	if (kept == 0) {
+		char lo[32] = "-inf", hi[32] = "+inf";
+		if (q->have_min)
+			snprintf(lo, sizeof lo, "%lld", q->min);
+		if (q->have_max)
+			snprintf(hi, sizeof hi, "%lld", q->max);
 		die(EXIT_BADDATA, "%s: no snapshot with an index in [%s, %s]; %zu found outside it", where,
-		    have_min ? (snprintf(label, 32, "%lld", min), label) : "-inf",
-		    have_max ? (snprintf(label + 64, 32, "%lld", max), label + 64) : "+inf", outside);
-	qsort(list, kept, sizeof *list, by_name);
-	size_t count = kept;
-	if (have_total) {
-		/* IRIS draws snapshots one at a time without replacement. */
-		struct rng_stream s;
-		rng_init(&s, cfg.seed, "arepo-list", -1, "choice");
-		count = (size_t)total < kept ? (size_t)total : kept;
-		for (size_t i = 0; i < count; i++) {
-			size_t j = i + (size_t)rng_below(&s, kept - i);
-			struct entry t = list[i];
-			list[i] = list[j];
-			list[j] = t;
-		}
-		if ((size_t)total > kept)
-			log_info("%s: %zu snapshots asked for, %zu available", where, (size_t)total, kept);
+		    lo, hi, outside);
 	}
-	const char *sep = strcmp(dir, "/") == 0 ? "" : "/";
+	return kept;
+}
+
+/* IRIS draws snapshots one at a time without replacement: the first count
+ * entries become the drawn ones. Returns count. */
+static size_t draw_total(const struct request *q, const char *where, struct entry *list, size_t kept)
+{
+	if (!q->have_total)
+		return kept;
+	struct rng_stream s;
+	rng_init(&s, q->seed, "arepo-list", -1, "choice");
+	size_t count = (size_t)q->total < kept ? (size_t)q->total : kept;
 	for (size_t i = 0; i < count; i++) {
-		if (!null && strchr(list[i].name, '\n'))
-			die(EXIT_BADDATA, "%s: a snapshot name holds a newline; use --null", where);
-		printf("%s%s%s%c", dir, sep, list[i].name, null ? '\0' : '\n');
+		size_t j = i + (size_t)rng_below(&s, kept - i);
+		struct entry t = list[i];
+		list[i] = list[j];
+		list[j] = t;
 	}
+	if ((size_t)q->total > kept)
+		log_info("%s: %zu snapshots asked for, %zu available", where, (size_t)q->total, kept);
+	return count;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_common cli;
+	cli_init(&cli, argv[0], usage);
+	struct request q = { 0 };
+	parse_request(argc, argv, &cli, &q);
+
+	struct entry *list = NULL;
+	size_t n = 0, cap = 0;
+	char where[2048];
+	snprintf(where, sizeof where, "%s%s%s", q.r.host ? q.r.host : "", q.r.host ? ":" : "", q.dir);
+	if (q.r.host)
+		read_remote(&q, where, &list, &n, &cap);
+	else
+		read_local(q.dir, &list, &n, &cap);
+	if (n == 0)
+		die(EXIT_BADDATA, "%s: no snapshots (files *.hdf5 or *.h5, or snapdir_NNN directories)",
+		    where);
+	size_t kept = keep_in_range(&q, where, list, n);
+	qsort(list, kept, sizeof *list, by_name);
+	size_t count = draw_total(&q, where, list, kept);
+
+	const char *sep = strcmp(q.dir, "/") == 0 ? "" : "/";
+	for (size_t i = 0; i < count; i++) {
+		if (!q.null && strchr(list[i].name, '\n'))
+			die(EXIT_BADDATA, "%s: a snapshot name holds a newline; use --null", where);
+		printf("%s%s%s%c", q.dir, sep, list[i].name, q.null ? '\0' : '\n');
+	}
+	free(list);
 	return EXIT_OK;
 }
