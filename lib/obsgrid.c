@@ -810,129 +810,134 @@ static int alloc_grids(struct obsgrids *g, int64_t n_rho, int64_t n_x, int64_t n
 	return 0;
 }
 
-int obsgrid_build(const struct obsgrid_inputs *in, int threads, struct obsgrids *g,
-		  struct arepo_err *err)
-{
-	memset(g, 0, sizeof *g);
-	int rc = vmath_check_cpu(err);
-	if (rc || (rc = check_inputs(in, err)))
-		return rc;
-	char *data;
-	size_t size;
-	if ((rc = read_whole_file(in->chem_path, &data, &size, err)))
-		return rc;
+/* The intermediate arrays of one build, float32 as IRIS's numpy/torch
+ * arrays unless said. */
+struct build {
+	const struct obsgrid_inputs *in;
+	struct obsgrids *g;
 	struct lamda mol;
-	rc = lamda_parse(in->chem_path, data, size, &mol, err);
-	if (rc) {
-		free(data);
-		return rc;
-	}
-	char key[65];
-	key_of(in, data, size, key);
-	char *inputs = inputs_text(in, data, size);
-	free(data);
-
-	int n = mol.n, up = in->upper, low = in->lower;
-	size_t nn = (size_t)n * n;
-	int64_t n_rho = in->n_rho, n_x = in->n_x, n_T = in->n_T;
-	size_t cells = (size_t)(n_rho * n_x * n_T);
-	float *E = NULL, *nu = NULL, *B = NULL, *Jc = NULL, *A = NULL, *T = NULL, *balance = NULL;
-	float *Nb = NULL, *N = NULL, *n_up = NULL, *n_low = NULL;
-	double *k_para = NULL, *k_ortho = NULL, *k_H = NULL, *k_He = NULL;
-	if (up >= n || low >= n) {
-		rc = err_set(err, EXIT_USAGE, "transition (%d, %d): %s has %d levels", up, low,
-			     in->chem_path, n);
-		goto out;
-	}
-	const struct lamda_partner *pp = &mol.partner[P_PH2], *po = &mol.partner[P_OH2];
-	if (!pp->present)
-		pp = &mol.partner[P_H2];
-	if (!po->present)
-		po = &mol.partner[P_H2];
-	if (!pp->present || !po->present) {
-		rc = err_set(err, EXIT_BADDATA, "%s: no H2 collision rates", in->chem_path);
-		goto out;
-	}
-
 	struct units u;
-	units_from(in, &u);
-	double h = in->h, c = in->c, kb = in->k;
+	int n;                   /* levels */
+	size_t nn;
+	float *E, *nu, *B, *Jc;  /* energies (J); per (i, j): Hz, Einstein B, radiation field */
+	float *A;                /* the radiative matrix, then A / time with row 0 = 1 */
+	float *T;                /* the grid's temperatures (K) */
+	float *balance;          /* detailed-balance factors per (i, j, T) */
+	float *Nb, *N;           /* the density axis: asinh spacing, number density */
+	float *n_up, *n_low;     /* populations of the line's levels per node */
+	double *k_para, *k_ortho, *k_H, *k_He; /* collision rates on T (float64) */
+	const struct lamda_partner *para, *ortho;
+};
 
-	/* _compute_single_molecule. Energies in J: float32 array times Python
-	 * floats, each rounded to float32. */
-	E = malloc((size_t)n * sizeof *E);
-	nu = malloc(nn * sizeof *nu);
-	B = calloc(nn, sizeof *B);
-	Jc = calloc(nn, sizeof *Jc);
-	A = calloc(nn, sizeof *A);
-	T = malloc((size_t)n_T * sizeof *T);
-	balance = calloc(nn * (size_t)n_T, sizeof *balance);
-	Nb = malloc((size_t)n_rho * sizeof *Nb);
-	N = malloc((size_t)n_rho * sizeof *N);
-	n_up = malloc(cells * sizeof *n_up);
-	n_low = malloc(cells * sizeof *n_low);
-	if (!E || !nu || !B || !Jc || !A || !T || !balance || !Nb || !N || !n_up || !n_low ||
-	    alloc_grids(g, n_rho, n_x, n_T)) {
-		rc = err_set(err, EXIT_RUNTIME, "out of memory");
-		goto out;
-	}
+static void build_free(struct build *b)
+{
+	float **f[] = { &b->E, &b->nu, &b->B, &b->Jc, &b->A, &b->T, &b->balance, &b->Nb, &b->N,
+			&b->n_up, &b->n_low };
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+		free(*f[i]);
+	free(b->k_para);
+	free(b->k_ortho);
+	free(b->k_H);
+	free(b->k_He);
+	lamda_free(&b->mol);
+}
+
+static int build_alloc(struct build *b, struct arepo_err *err)
+{
+	const struct obsgrid_inputs *in = b->in;
+	const size_t nn = b->nn, cells = (size_t)(in->n_rho * in->n_x * in->n_T);
+	b->E = malloc((size_t)b->n * sizeof *b->E);
+	b->nu = malloc(nn * sizeof *b->nu);
+	b->B = calloc(nn, sizeof *b->B);
+	b->Jc = calloc(nn, sizeof *b->Jc);
+	b->A = calloc(nn, sizeof *b->A);
+	b->T = malloc((size_t)in->n_T * sizeof *b->T);
+	b->balance = calloc(nn * (size_t)in->n_T, sizeof *b->balance);
+	b->Nb = malloc((size_t)in->n_rho * sizeof *b->Nb);
+	b->N = malloc((size_t)in->n_rho * sizeof *b->N);
+	b->n_up = malloc(cells * sizeof *b->n_up);
+	b->n_low = malloc(cells * sizeof *b->n_low);
+	if (!b->E || !b->nu || !b->B || !b->Jc || !b->A || !b->T || !b->balance || !b->Nb || !b->N ||
+	    !b->n_up || !b->n_low || alloc_grids(b->g, in->n_rho, in->n_x, in->n_T))
+		return err_set(err, EXIT_RUNTIME, "out of memory");
+	return 0;
+}
+
+/* _compute_single_molecule's radiative part: energies, frequencies,
+ * Einstein B coefficients and the radiation field of T_continuum. */
+static void radiative_constants(struct build *b)
+{
+	const struct obsgrid_inputs *in = b->in;
+	const int n = b->n;
+	const double h = in->h, c = in->c, kb = in->k;
+	/* Energies in J: a float32 array times Python floats, each rounded. */
 	for (int i = 0; i < n; i++)
-		E[i] = mol.energy[i] * 100.0f * (float)h * (float)c;
-	for (size_t e = 0; e < nn; e++)
-		nu[e] = mol.nu[e] * 1e9f;
-	const float *Aij = mol.A, *w = mol.weight;
+		b->E[i] = b->mol.energy[i] * 100.0f * (float)h * (float)c;
+	for (size_t e = 0; e < b->nn; e++)
+		b->nu[e] = b->mol.nu[e] * 1e9f;
+	const float *Aij = b->mol.A, *w = b->mol.weight;
 	/* Einstein B: float32 scalars with Python floats run in float64 (NumPy
 	 * 1.x), stored float32; the upward ones are float32 products. */
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < i; j++)
 			if ((double)Aij[i * n + j] > 1e-15) {
-				double v = nu[i * n + j];
-				B[i * n + j] = (float)(c * c / 2 / (h * v * v * v) * (double)Aij[i * n + j]);
+				double v = b->nu[i * n + j];
+				b->B[i * n + j] = (float)(c * c / 2 / (h * v * v * v) * (double)Aij[i * n + j]);
 			}
 	for (int i = 0; i < n; i++)
 		for (int j = i + 1; j < n; j++)
 			if ((double)Aij[j * n + i] > 1e-15)
-				B[i * n + j] = w[j] / w[i] * B[j * n + i];
+				b->B[i * n + j] = w[j] / w[i] * b->B[j * n + i];
 	/* The radiation field of a blackbody at T_continuum, float64 then float32. */
 	if (in->has_T_continuum)
 		for (int i = 1; i < n; i++)
 			for (int j = 0; j < i; j++)
 				if ((double)Aij[i * n + j] > 1e-15) {
-					double v = nu[i * n + j];
-					Jc[i * n + j] = (float)(2 * h * v * v * v / c / c /
-								(exp(h * v / kb / in->T_continuum) - 1));
+					double v = b->nu[i * n + j];
+					b->Jc[i * n + j] = (float)(2 * h * v * v * v / c / c /
+								   (exp(h * v / kb / in->T_continuum) - 1));
 				}
+}
 
-	/* The grid's x_H2 and T axes (numpy.linspace, float64 cast to float32). */
-	numpy_linspace_f32(0.5, n_x, g->x);
-	numpy_linspace_f32(in->max_T, n_T, T);
-
-	/* Collision rates on the grid's temperatures; the mixture's weights. */
-	k_para = fine_rates(&mol, pp, T, n_T);
-	k_ortho = fine_rates(&mol, po, T, n_T);
-	if (mol.partner[P_H].present)
-		k_H = fine_rates(&mol, &mol.partner[P_H], T, n_T);
-	if (mol.partner[P_HE].present)
-		k_He = fine_rates(&mol, &mol.partner[P_HE], T, n_T);
-	if (!k_para || !k_ortho || (mol.partner[P_H].present && !k_H) ||
-	    (mol.partner[P_HE].present && !k_He)) {
-		rc = err_set(err, EXIT_RUNTIME, "out of memory");
-		goto out;
-	}
-	double f_para = 1 / (in->ortho_to_para_H2_ratio + 1);
-
-	/* Detailed balance factors (T > 0): g_i/g_j·exp((E_j − E_i)/k/T) with
-	 * the argument's float64 scalar rounded to float32 against the float32
-	 * T array, and NumPy's own float32 exp. */
+/* The collision rates on the grid's temperatures and the detailed-balance
+ * factors (T > 0): g_i/g_j exp((E_j - E_i)/k/T) with the argument's float64
+ * scalar rounded to float32 against the float32 T array, and NumPy's own
+ * float32 exp. */
+static int collisions(struct build *b, struct arepo_err *err)
+{
+	const struct obsgrid_inputs *in = b->in;
+	const int n = b->n;
+	const int64_t n_T = in->n_T;
+	numpy_linspace_f32(0.5, in->n_x, b->g->x);
+	numpy_linspace_f32(in->max_T, n_T, b->T);
+	struct lamda *mol = &b->mol;
+	b->k_para = fine_rates(mol, b->para, b->T, n_T);
+	b->k_ortho = fine_rates(mol, b->ortho, b->T, n_T);
+	if (mol->partner[P_H].present)
+		b->k_H = fine_rates(mol, &mol->partner[P_H], b->T, n_T);
+	if (mol->partner[P_HE].present)
+		b->k_He = fine_rates(mol, &mol->partner[P_HE], b->T, n_T);
+	if (!b->k_para || !b->k_ortho || (mol->partner[P_H].present && !b->k_H) ||
+	    (mol->partner[P_HE].present && !b->k_He))
+		return err_set(err, EXIT_RUNTIME, "out of memory");
+	const float *w = mol->weight;
 	for (int i = 1; i < n; i++)
 		for (int j = 0; j < i; j++) {
 			float ratio = w[i] / w[j];
-			float scaled = (float)((double)(E[j] - E[i]) / kb);
+			float scaled = (float)((double)(b->E[j] - b->E[i]) / in->k);
 			for (int64_t t = 1; t < n_T; t++)
-				balance[((size_t)i * n + j) * n_T + t] = ratio * numpy_expf(scaled / T[t]);
+				b->balance[((size_t)i * n + j) * n_T + t] = ratio * numpy_expf(scaled / b->T[t]);
 		}
+	return 0;
+}
 
-	/* The radiative matrix, float32. */
+/* The radiative matrix, float32; then _make_population_grids' A/time with
+ * row 0 = 1 (the populations sum to N). */
+static void radiative_matrix(struct build *b)
+{
+	const int n = b->n;
+	const float *Aij = b->mol.A, *Jc = b->Jc, *B = b->B;
+	float *A = b->A;
 	for (int i = 1; i < n; i++) {
 		for (int j = 0; j < i; j++) {
 			A[i * n + i] -= Aij[i * n + j] + Jc[i * n + j] * B[i * n + j];
@@ -943,36 +948,48 @@ int obsgrid_build(const struct obsgrid_inputs *in, int threads, struct obsgrids 
 			A[i * n + k] = Aij[k * n + i] + Jc[k * n + i] * B[k * n + i];
 		}
 	}
-	/* _make_population_grids: A/time, then row 0 = 1 (Σ populations). */
-	float time32 = (float)u.time;
-	for (size_t e = 0; e < nn; e++)
+	const float time32 = (float)b->u.time;
+	for (size_t e = 0; e < b->nn; e++)
 		A[e] = A[e] / time32;
 	for (int j = 0; j < n; j++)
 		A[j] = 1.0f;
+}
 
-	/* The density axis: asinh spacing (glibc asinhf, torch.linspace, SLEEF sinh). */
+/* The grid's axes and steps: density with asinh spacing (glibc asinhf,
+ * torch.linspace, SLEEF sinh), x_H2 and T. */
+static void grid_axes(struct build *b)
+{
+	const struct obsgrid_inputs *in = b->in;
+	struct obsgrids *g = b->g;
 	float max_bolic = asinhf((float)(in->max_N_H_TOT / in->bolic_normalization));
-	torch_linspace(0.0f, max_bolic, n_rho, Nb);
-	g->d_bolic = max_bolic / (float)(n_rho - 1);
-	vmath_sinh(Nb, N, (size_t)n_rho);
-	float nd32 = (float)u.number_density, mu32 = (float)u.ism_mass;
-	for (int64_t r = 0; r < n_rho; r++) {
-		N[r] = N[r] * (float)in->bolic_normalization * nd32;
-		g->rho[r] = N[r] * mu32;
+	torch_linspace(0.0f, max_bolic, in->n_rho, b->Nb);
+	g->d_bolic = max_bolic / (float)(in->n_rho - 1);
+	vmath_sinh(b->Nb, b->N, (size_t)in->n_rho);
+	const float nd32 = (float)b->u.number_density, mu32 = (float)b->u.ism_mass;
+	for (int64_t r = 0; r < in->n_rho; r++) {
+		b->N[r] = b->N[r] * (float)in->bolic_normalization * nd32;
+		g->rho[r] = b->N[r] * mu32;
 	}
-	float temp32 = (float)u.temperature;
-	for (int64_t t = 0; t < n_T; t++)
-		g->T[t] = T[t] * temp32;
-	g->d_ab = (float)(0.5 / (double)(n_x - 1));
-	g->dT = (float)(in->max_T / (double)(n_T - 1)) * temp32;
+	const float temp32 = (float)b->u.temperature;
+	for (int64_t t = 0; t < in->n_T; t++)
+		g->T[t] = b->T[t] * temp32;
+	g->d_ab = (float)(0.5 / (double)(in->n_x - 1));
+	g->dT = (float)(in->max_T / (double)(in->n_T - 1)) * temp32;
+}
 
-	/* The level populations, one (x, T) pair of rate matrices at a time. */
+/* The level populations, one (x, T) pair of rate matrices at a time. */
+static int solve_levels(struct build *b, int threads, struct arepo_err *err)
+{
+	const struct obsgrid_inputs *in = b->in;
+	const int64_t n_x = in->n_x, n_T = in->n_T;
+	const double f_para = 1 / (in->ortho_to_para_H2_ratio + 1);
 	struct solve_job job = {
-		.n = n, .upper = up, .lower = low, .n_rho = n_rho, .n_x = n_x, .n_T = n_T,
-		.N = N, .x = g->x, .A = A, .k_para = k_para, .k_ortho = k_ortho, .k_H = k_H,
-		.k_He = k_He, .f_para = f_para, .f_ortho = 1 - f_para,
-		.abundance_He = in->abundance_He, .balance = balance, .nd32 = nd32,
-		.time32 = time32, .n_up = n_up, .n_low = n_low,
+		.n = b->n, .upper = in->upper, .lower = in->lower, .n_rho = in->n_rho, .n_x = n_x,
+		.n_T = n_T, .N = b->N, .x = b->g->x, .A = b->A, .k_para = b->k_para,
+		.k_ortho = b->k_ortho, .k_H = b->k_H, .k_He = b->k_He, .f_para = f_para,
+		.f_ortho = 1 - f_para, .abundance_He = in->abundance_He, .balance = b->balance,
+		.nd32 = (float)b->u.number_density, .time32 = (float)b->u.time, .n_up = b->n_up,
+		.n_low = b->n_low,
 	};
 	pthread_mutex_init(&job.lock, NULL);
 	int nthreads = threads > 0 ? threads : cpu_count();
@@ -980,66 +997,110 @@ int obsgrid_build(const struct obsgrid_inputs *in, int threads, struct obsgrids 
 		nthreads = (int)(n_x * n_T);
 	parallel_run(nthreads, solve_worker, &job, 0, NULL);
 	pthread_mutex_destroy(&job.lock);
-	if (job.failed == 2) {
-		rc = err_set(err, EXIT_RUNTIME, "out of memory");
-		goto out;
-	}
+	if (job.failed == 2)
+		return err_set(err, EXIT_RUNTIME, "out of memory");
 	if (job.failed) {
 		int64_t r = job.failed_at / (n_x * n_T), ix = job.failed_at / n_T % n_x,
 			it = job.failed_at % n_T;
-		rc = err_set(err, EXIT_BADDATA,
-			     "%s: the level system is singular at N_H_TOT %g m^-3, x_H2 %g, T %g K",
-			     in->chem_path, (double)N[r], (double)g->x[ix], (double)T[it]);
-		goto out;
+		return err_set(err, EXIT_BADDATA,
+			       "%s: the level system is singular at N_H_TOT %g m^-3, x_H2 %g, T %g K",
+			       in->chem_path, (double)b->N[r], (double)b->g->x[ix], (double)b->T[it]);
 	}
+	return 0;
+}
 
-	/* Emission and absorption per unit tracer abundance (torch, float32). */
-	float nu_ul = nu[up * n + low] * (float)u.frequency;
-	float A_ul = Aij[up * n + low] / time32;
-	float B_ul = (float)((double)B[up * n + low] * u.time / u.mass);
-	float B_lu = (float)((double)B[low * n + up] * u.time / u.mass);
-	float P = (float)u.h_grid * nu_ul / (float)(4 * M_PI);
+/* Emission and absorption per unit tracer abundance (torch, float32) and
+ * their gradients along (rho, x_H2, T): torch.gradient, edge_order 1. */
+static int coefficients(struct build *b, struct arepo_err *err)
+{
+	const struct obsgrid_inputs *in = b->in;
+	struct obsgrids *g = b->g;
+	const int n = b->n, up = in->upper, low = in->lower;
+	const float time32 = (float)b->u.time;
+	const float nu_ul = b->nu[up * n + low] * (float)b->u.frequency;
+	const float A_ul = b->mol.A[up * n + low] / time32;
+	const float B_ul = (float)((double)b->B[up * n + low] * b->u.time / b->u.mass);
+	const float B_lu = (float)((double)b->B[low * n + up] * b->u.time / b->u.mass);
+	const float P = (float)b->u.h_grid * nu_ul / (float)(4 * M_PI);
+	const size_t cells = (size_t)(in->n_rho * in->n_x * in->n_T);
 	for (size_t e = 0; e < cells; e++) {
-		g->j[e] = P * n_up[e] * A_ul;
-		g->alpha[e] = P * (n_low[e] * B_lu - n_up[e] * B_ul);
+		g->j[e] = P * b->n_up[e] * A_ul;
+		g->alpha[e] = P * (b->n_low[e] * B_lu - b->n_up[e] * B_ul);
 	}
-	/* Their gradients along (rho, x_H2, T): torch.gradient, edge_order 1. */
-	int64_t dims[3] = { n_rho, n_x, n_T };
+	int64_t dims[3] = { in->n_rho, in->n_x, in->n_T };
 	if (torch_gradient(g->j, dims, 0, g->rho, g->dj_drho) ||
 	    torch_gradient(g->j, dims, 1, g->x, g->dj_dx) ||
 	    torch_gradient(g->j, dims, 2, g->T, g->dj_dT) ||
 	    torch_gradient(g->alpha, dims, 0, g->rho, g->dalpha_drho) ||
 	    torch_gradient(g->alpha, dims, 1, g->x, g->dalpha_dx) ||
-	    torch_gradient(g->alpha, dims, 2, g->T, g->dalpha_dT)) {
-		rc = err_set(err, EXIT_RUNTIME, "out of memory");
-		goto out;
-	}
-	g->nu_ul_ghz = mol.nu[up * n + low];
-	g->molecular_weight = mol.molecular_weight;
-	memcpy(g->key, key, sizeof key);
-	g->inputs = inputs;
-	inputs = NULL;
-	rc = 0;
-out:
-	free(inputs);
+	    torch_gradient(g->alpha, dims, 2, g->T, g->dalpha_dT))
+		return err_set(err, EXIT_RUNTIME, "out of memory");
+	g->nu_ul_ghz = b->mol.nu[up * n + low];
+	g->molecular_weight = b->mol.molecular_weight;
+	return 0;
+}
+
+/* The molecule read, checked against the inputs; the key and the inputs'
+ * text from the file's bytes. */
+static int read_molecule(struct build *b, char key[65], char **inputs, struct arepo_err *err)
+{
+	const struct obsgrid_inputs *in = b->in;
+	char *data;
+	size_t size;
+	int rc = read_whole_file(in->chem_path, &data, &size, err);
 	if (rc)
+		return rc;
+	rc = lamda_parse(in->chem_path, data, size, &b->mol, err);
+	if (!rc) {
+		key_of(in, data, size, key);
+		*inputs = inputs_text(in, data, size);
+	}
+	free(data);
+	if (rc)
+		return rc;
+	b->n = b->mol.n;
+	b->nn = (size_t)b->n * (size_t)b->n;
+	if (in->upper >= b->n || in->lower >= b->n)
+		return err_set(err, EXIT_USAGE, "transition (%d, %d): %s has %d levels", in->upper,
+			       in->lower, in->chem_path, b->n);
+	b->para = &b->mol.partner[P_PH2];
+	b->ortho = &b->mol.partner[P_OH2];
+	if (!b->para->present)
+		b->para = &b->mol.partner[P_H2];
+	if (!b->ortho->present)
+		b->ortho = &b->mol.partner[P_H2];
+	if (!b->para->present || !b->ortho->present)
+		return err_set(err, EXIT_BADDATA, "%s: no H2 collision rates", in->chem_path);
+	return 0;
+}
+
+int obsgrid_build(const struct obsgrid_inputs *in, int threads, struct obsgrids *g,
+		  struct arepo_err *err)
+{
+	memset(g, 0, sizeof *g);
+	int rc = vmath_check_cpu(err);
+	if (rc || (rc = check_inputs(in, err)))
+		return rc;
+	struct build b = { .in = in, .g = g };
+	units_from(in, &b.u);
+	char key[65], *inputs = NULL;
+	if (!(rc = read_molecule(&b, key, &inputs, err)) && !(rc = build_alloc(&b, err))) {
+		radiative_constants(&b);
+		if (!(rc = collisions(&b, err))) {
+			radiative_matrix(&b);
+			grid_axes(&b);
+			if (!(rc = solve_levels(&b, threads, err)))
+				rc = coefficients(&b, err);
+		}
+	}
+	if (rc) {
+		free(inputs);
 		obsgrid_free(g);
-	free(E);
-	free(nu);
-	free(B);
-	free(Jc);
-	free(A);
-	free(T);
-	free(balance);
-	free(Nb);
-	free(N);
-	free(n_up);
-	free(n_low);
-	free(k_para);
-	free(k_ortho);
-	free(k_H);
-	free(k_He);
-	lamda_free(&mol);
+	} else {
+		memcpy(g->key, key, sizeof key);
+		g->inputs = inputs;
+	}
+	build_free(&b);
 	return rc;
 }
 
