@@ -87,12 +87,6 @@ static void store_point(struct worker *w, int64_t i, int64_t j, int64_t k, const
 	interp_store(out, channel_stride, job->v->value, best, filled, job->rules.fill);
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Every point of t on its own: brute force, or a k-d tree search. */
 static void points_one_by_one(struct worker *w, const struct tile *t, double (*q)[3], uint32_t *hint)
 {
@@ -180,8 +174,15 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 			points_one_by_one(w, &t, q, hint);
 			continue;
 		}
-		/* In index order, so that the first of equal distances is the lowest index. */
-		qsort(cand, (size_t)nc, sizeof *cand, cmp_u32);
+		/* In index order, so that the first of equal distances is the lowest
+		 * index (insertion sort: a few dozen candidates). */
+		for (int m = 1; m < nc; m++) {
+			uint32_t x = cand[m];
+			int at = m;
+			for (; at > 0 && cand[at - 1] > x; at--)
+				cand[at] = cand[at - 1];
+			cand[at] = x;
+		}
 		for (int m = 0; m < nc; m++) {
 			const float *p = v->position + 3 * (size_t)cand[m];
 			cx[m] = p[0];

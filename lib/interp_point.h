@@ -33,8 +33,11 @@ HOST_DEVICE static inline double interp_inside_distance(const struct interp_rule
 			outside2 += below * below;
 		else if (above < 0)
 			outside2 += above * above;
-		else
-			inside = fmin(inside, fmin(below, above));
+		else {
+			/* min without fmin's call: the operands are never NaN */
+			double nearer = below < above ? below : above;
+			inside = nearer < inside ? nearer : inside;
+		}
 	}
 	return outside2 > 0 ? -sqrt(outside2) : inside;
 }
