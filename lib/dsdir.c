@@ -489,10 +489,15 @@ int dsdir_journal_finish(const char *dir, struct dsdir_journal *j,
 			 int (*committed)(const char *dest, void *ctx), void *ctx,
 			 struct arepo_err *err)
 {
-	int rc = 0, any_committed = j->nmoves == 0;
+	int rc = 0, any_committed = 1;
 	char path[PATH_MAX];
 	for (size_t i = 0; i < j->nmoves; i++)
-		if (committed(j->moves[i].dest, ctx))
+		if (*j->moves[i].dest) {
+			any_committed = 0;
+			break;
+		}
+	for (size_t i = 0; i < j->nmoves; i++)
+		if (*j->moves[i].dest && committed(j->moves[i].dest, ctx))
 			any_committed = 1;
 	/* A consumed directory goes only if it is still the dataset that was
 	 * merged: otherwise its catalog names files that must stay. */
@@ -507,7 +512,11 @@ int dsdir_journal_finish(const char *dir, struct dsdir_journal *j,
 	}
 	for (size_t i = 0; i < j->nmoves; i++) {
 		struct dsdir_move *m = &j->moves[i];
-		if (committed(m->dest, ctx)) {
+		if (!*m->dest && !any_committed) {
+			m->outcome = DSDIR_UNDONE;
+			continue;
+		}
+		if (!*m->dest || committed(m->dest, ctx)) {
 			int keep = !m->remove_source || !*m->source;
 			for (size_t k = 0; k < j->ndirs && !keep; k++)
 				keep = j->dirs[k].outcome == DSDIR_CHANGED && under(m->source, j->dirs[k].dir);
@@ -571,13 +580,13 @@ int dsdir_remove_temporaries(const char *dir)
 		    !S_ISDIR(st.st_mode))
 			continue;
 		removed += atomic_remove_stale(path, 1);
-		/* Copies in progress of earlier versions of arepo-merge: NAME.part. */
+		/* Copies in progress of earlier versions of arepo-merge: NAME.h5.part. */
 		DIR *sub = opendir(path);
 		struct dirent *f;
 		while (sub && (f = readdir(sub))) {
 			size_t n = strlen(f->d_name);
 			char file[PATH_MAX];
-			if (n > 5 && strcmp(f->d_name + n - 5, ".part") == 0 &&
+			if (n > 8 && strcmp(f->d_name + n - 8, ".h5.part") == 0 &&
 			    join(file, sizeof file, path, f->d_name) == 0 && unlink(file) == 0)
 				removed++;
 		}

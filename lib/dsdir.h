@@ -66,9 +66,10 @@ enum dsdir_outcome {
 	DSDIR_CHANGED,   /* committed, but the source changed since: left in place */
 };
 
-/* One file a run puts into the dataset directory. */
+/* One file a run puts into the dataset directory, or (no dest) a source it
+ * only removes once it committed: one the dataset has already. */
 struct dsdir_move {
-	char *dest;          /* relative to the dataset directory */
+	char *dest;          /* relative to the dataset directory; "" for none */
 	char *source;        /* absolute path; "" for a file already in place */
 	int remove_source;   /* a move: the source goes once the run committed */
 	struct dsdir_file_id id; /* of the source */
@@ -107,8 +108,10 @@ int dsdir_journal_read(const char *dir, struct dsdir_journal *j, struct arepo_er
 /* Finishes the run a journal describes, whoever ran it: committed(dest)
  * says whether the dataset's committed catalog names dest. Committed
  * moves remove their source (when still the same file); uncommitted ones
- * remove the placed file while its source is still there; consumed
- * directories go once the run committed and their catalog is unchanged.
+ * remove the placed file while its source is still there; the run
+ * committed if any of its moves did (or it placed nothing): then its
+ * sources without dest go, and consumed directories whose catalog is
+ * unchanged.
  * Then the journal is removed. Outcomes are left in j. The locks of the
  * consumed directories must be held. Returns 0 or the first failure (1). */
 int dsdir_journal_finish(const char *dir, struct dsdir_journal *j,

@@ -97,6 +97,11 @@ fi
 bad=
 for t in $(seq "$TRIALS"); do
 	mkdir in$t && cp keep/a_*.h5 keep/b_*.h5 in$t/
+	want=12
+	if [ $((t % 2)) = 0 ]; then # an existing dataset, every other trial
+		arepo-merge --copy -o m$t keep/l_0.h5
+		want=13
+	fi
 	arepo-merge -o m$t in$t/a_*.h5 2>>merge.err &
 	a=$!
 	arepo-merge -o m$t in$t/b_*.h5 2>>merge.err &
@@ -106,14 +111,14 @@ for t in $(seq "$TRIALS"); do
 	wait $b
 	sb=$?
 	entries=$(h5dump -a entries m$t/dataset.h5 2>/dev/null | sed -n 's/.*(0): //p')
-	names=$(h5dump -d catalog m$t/dataset.h5 | grep -o 'tensors/snap_00[34]_view[0-9]_seed3[^"]*' | sort | tr '\n' ' ')
+	names=$(h5dump -d catalog m$t/dataset.h5 | grep -o 'tensors/snap_00[134]_view[0-9]_seed3[^"]*' | sort | tr '\n' ' ')
 	files=$(cd m$t/tensors && ls | sed 's|^|tensors/|' | sort | tr '\n' ' ')
 	left=$(ls -A in$t | wc -l)
-	[ "$sa $sb $entries $left" = "0 0 12 0" ] && [ "$names" = "$files" ] &&
+	[ "$sa $sb $entries $left" = "0 0 $want 0" ] && [ "$names" = "$files" ] &&
 		[ "$(ls -A m$t | tr '\n' ' ')" = "dataset.h5 dataset.lock tensors " ] ||
 		bad="$bad $t($sa $sb entries=$entries left=$left)"
 done
-is "$bad" "" "$TRIALS trials of two arepo-merge into a new dataset at once: both exit 0, all 12 entries in the catalog, the 12 tensors and nothing else in tensors/, no input left"
+is "$bad" "" "$TRIALS trials of two arepo-merge into one dataset at once (new, or existing every other trial): both exit 0, every entry in the catalog, their tensors and nothing else in tensors/, no input left"
 is "$(cat merge.err)" "" "(and nothing on stderr)"
 
 # --- arepo-normalize's workers stop with their parent. -----------------------

@@ -91,6 +91,14 @@ cp keep/t_2.h5 target/tensors/snap_001_view2_seed3.h5
 run_status $MERGE
 is "$status $(settled target)" "0 $want_settled" "a leftover at a tensor's name is replaced, no _1 beside it"
 
+# A source dataset half emptied by an earlier version (which kept no
+# journal): merged again with --skip-existing, it goes whole.
+setup
+arepo-merge --copy -o target in/src
+rm in/src/tensors/snap_002_view0_seed3.h5
+run_status $MERGE --skip-existing
+is "$status $(settled target)" "0 $want_settled" "a half-emptied source dataset merges again, and goes"
+
 # Temporaries of runs killed by SIGKILL (their pid no longer runs).
 dead=$(sh -c 'echo $$')
 setup

@@ -71,6 +71,9 @@ struct run {
 	int *vanished;           /* per argument: merged by an interrupted run */
 	struct input *in;
 	size_t n, cap;
+	char **drops;            /* moves: tensors of input datasets left out by
+				    --skip-existing, which go with their dataset */
+	size_t ndrops;
 	struct dsdir_journal recovered; /* the output's journal, finished */
 };
 
@@ -453,10 +456,17 @@ static int check_inputs(struct run *r, const struct iris_units *units, struct ar
 			int known = 0;
 			for (size_t j = 0; j < r->ds.n && !known; j++)
 				known = same_key(&r->in[i].e, &r->ds.entries[j]);
-			if (known)
-				free(r->in[i].config_json);
-			else
+			if (!known) {
 				r->in[kept++] = r->in[i];
+				continue;
+			}
+			free(r->in[i].config_json);
+			if (r->mode != MOVE || r->in[i].from_dataset < 0 || access(r->in[i].source, F_OK) != 0)
+				continue;
+			if (!r->drops && !(r->drops = calloc(r->n, sizeof *r->drops)))
+				return err_set(err, EXIT_RUNTIME, "out of memory");
+			if (!(r->drops[r->ndrops++] = strdup(r->in[i].source)))
+				return err_set(err, EXIT_RUNTIME, "out of memory");
 		}
 		r->n = kept;
 	}
@@ -564,6 +574,8 @@ static int commit(struct run *r, struct arepo_err *err)
 		rc = dsdir_journal_add_move(&j, e->tensor, r->in[i].in_place ? "" : r->in[i].source,
 					    r->mode == MOVE, err);
 	}
+	for (size_t i = 0; i < r->ndrops && !rc; i++)
+		rc = dsdir_journal_add_move(&j, "", r->drops[i], 1, err);
 	for (int a = 0; a < r->nargs && !rc && r->mode == MOVE; a++)
 		if (r->sub[a].entries)
 			rc = dsdir_journal_add_dir(&j, r->args[a], DATASET_FILE, err);
@@ -667,7 +679,7 @@ static int merge(struct run *r, struct arepo_err *err)
 	}
 	if ((rc = check_inputs(r, &units, err)))
 		return rc;
-	if (r->n == 0 && r->skip_existing && !r->export_dir && !r->units_from) {
+	if (r->n == 0 && r->skip_existing && !r->export_dir && !r->units_from && !(any_dataset && r->mode == MOVE)) {
 		log_info("%s: every input is already in the dataset", r->out);
 		return 0;
 	}
@@ -747,6 +759,9 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < r.n; i++)
 		free(r.in[i].config_json);
+	for (size_t i = 0; i < r.ndrops; i++)
+		free(r.drops[i]);
+	free(r.drops);
 	for (int a = 0; a < r.nargs; a++)
 		dataset_free(&r.sub[a]);
 	dsdir_journal_free(&r.recovered);
