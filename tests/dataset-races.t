@@ -150,10 +150,10 @@ for case in "TERM parent" "INT parent" "HUP parent" "KILL parent" "TERM group" "
 		pid=$!
 		sleep $delay
 		workers=$(pgrep -P $pid | tr '\n' ' ')
-		if [ "$whom" = group ]; then kill -$sig -- -$pid; else kill -$sig $pid; fi
+		if [ "$whom" = group ]; then kill -$sig -- -$pid 2>/dev/null; else kill -$sig $pid 2>/dev/null; fi
 		arepo-normalize big >rerun.out 2>&1 &
 		rerun=$!
-		wait $pid
+		wait $pid 2>/dev/null
 		ps=$?
 		alive=0
 		gone_within 2 $workers || alive=1
@@ -188,7 +188,7 @@ for sig in TERM KILL; do
 	rerun=$!
 	sleep 0.3
 	kill -CONT $worker
-	wait $pid
+	wait $pid 2>/dev/null
 	ps=$?
 	gone_within 1 $worker
 	gone=$?
