@@ -87,6 +87,13 @@ int dsdir_lock(struct dsdir_lock *l, const char *dir, int flags, struct arepo_er
 		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 			int saved = errno;
 			char who[512];
+			if (saved == ENOSYS || saved == EOPNOTSUPP || saved == ENOTSUP) {
+				/* Lustre mounted without -o flock: run, but say it. */
+				log_warn("%s: this file system has no locks (%s); runs that change the dataset at "
+					 "once are not kept apart", dir, strerror(saved));
+				l->fd = fd;
+				return 0;
+			}
 			if (saved != EWOULDBLOCK) {
 				close(fd);
 				return err_set(err, EXIT_RUNTIME, "%s: cannot lock: %s", path, strerror(saved));
