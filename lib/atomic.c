@@ -81,6 +81,9 @@ static void install_handlers(void)
 	int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
 		struct sigaction sa;
+		/* A signal ignored from the start (nohup, a background job) stays so. */
+		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			continue;
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_signal;
 		sigemptyset(&sa.sa_mask);
@@ -210,4 +213,48 @@ int atomic_write_file(const char *target, const void *data, size_t size, struct 
 		return rc;
 	}
 	return atomic_commit(&out, err);
+}
+
+int atomic_is_temp(const char *name, long *pid)
+{
+	/* ".<name>.part-<pid>-<n>", as atomic_begin writes it. */
+	const char *p = strstr(name, ".part-");
+	if (name[0] != '.' || !p)
+		return 0;
+	for (const char *q; (q = strstr(p + 1, ".part-"));)
+		p = q;
+	char *end;
+	errno = 0;
+	long owner = strtol(p + 6, &end, 10);
+	if (end == p + 6 || *end != '-' || owner <= 0 || errno)
+		return 0;
+	const char *serial = end + 1;
+	strtoul(serial, &end, 10);
+	if (end == serial || *end || p == name)
+		return 0;
+	if (pid)
+		*pid = owner;
+	return 1;
+}
+
+int atomic_remove_stale(const char *dir, int any_owner)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int removed = 0;
+	struct dirent *e;
+	char path[PATH_MAX];
+	long pid;
+	while ((e = readdir(d))) {
+		if (!atomic_is_temp(e->d_name, &pid))
+			continue;
+		if (!any_owner && (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path &&
+		    remove_tree(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }

@@ -31,4 +31,12 @@ int atomic_write_file(const char *target, const void *data, size_t size, struct 
 /* Removes a file or a directory tree; 0 if it is gone (or was absent). */
 int remove_tree(const char *path);
 
+/* Whether name (no directory part) is a temporary name of atomic_begin;
+ * *pid is then the process that chose it. */
+int atomic_is_temp(const char *name, long *pid);
+/* Removes the temporaries in dir whose owner is no longer running (a run
+ * killed by SIGKILL, which no handler sees), or all of them with any_owner
+ * (for a directory whose lock the caller holds). Returns how many. */
+int atomic_remove_stale(const char *dir, int any_owner);
+
 #endif

@@ -3,6 +3,7 @@
 #include "dataset.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stddef.h>
@@ -157,9 +158,16 @@ int tensor_factors_to(const char *path, const struct processing_units *made_in,
 	if (file < 0)
 		return err_set(err, EXIT_BADDATA, "%s: cannot open", path);
 	double recorded[4];
+	struct iris_units own;
+	iris_units_from_processing(made_in, &own);
 	if (h5_attr_doubles(file, "iris_units", recorded, 4) == 0) {
 		struct iris_units from = { recorded[0], recorded[1], recorded[2], recorded[3] };
 		iris_factors_between(&from, u, &factors[0], &factors[1], &factors[2]);
+	} else if (iris_units_equal(&own, u)) {
+		/* The units a dataset takes from the processing units: as IRIS's
+		 * calculate_iris_units, the tensor is in them (take_units would count
+		 * one processing unit of temperature per kelvin, and see a factor). */
+		factors[0] = factors[1] = factors[2] = 1;
 	} else {
 		iris_factors(made_in, u, &factors[0], &factors[1], &factors[2]);
 	}
@@ -291,6 +299,31 @@ void dataset_shuffle(struct dataset *ds)
 	}
 }
 
+/* HDF5 reads a virtual dataset's source file name as a pattern: "%b" is
+ * the virtual file's own base name and "%%" a percent sign. */
+static char *vds_source_name(const char *name)
+{
+	size_t n = 0;
+	for (const char *p = name; *p; p++)
+		n += *p == '%' ? 2 : 1;
+	char *out = malloc(n + 1), *q = out;
+	for (const char *p = name; out && *p; p++) {
+		*q++ = *p;
+		if (*p == '%')
+			*q++ = '%';
+	}
+	if (out)
+		*q = '\0';
+	return out;
+}
+
+/* The first failure's reason, kept while later calls run. */
+#define CHECK(cond)                                             \
+	do {                                                    \
+		if (!(cond) && !reason)                         \
+			reason = h5_failure_reason();           \
+	} while (0)
+
 int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *err)
 {
 	char path[PATH_MAX + 32];
@@ -302,31 +335,38 @@ int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *e
 	h5_quiet();
 	hid_t file = H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
 	if (file < 0) {
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", path, h5_failure_reason());
 		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
+		return rc;
 	}
+	const char *reason = NULL;
 	int64_t seed = (int64_t)ds->seed, n = (int64_t)ds->n;
-	int bad = h5_write_attr_string(file, "format", DATASET_FORMAT);
-	bad |= h5_write_attr_string(file, "tool", log_tool_name());
-	bad |= h5_write_attr_string(file, "version", AREPO_VERSION);
-	bad |= h5_write_attr_int64s(file, "seed", &seed, 1);
-	bad |= h5_write_attr_int64s(file, "entries", &n, 1);
-	bad |= h5_write_attr_string(file, "config", ds->config_json ? ds->config_json : "{}");
+	CHECK(h5_write_attr_string(file, "format", DATASET_FORMAT) == 0);
+	CHECK(h5_write_attr_string(file, "tool", log_tool_name()) == 0);
+	CHECK(h5_write_attr_string(file, "version", AREPO_VERSION) == 0);
+	CHECK(h5_write_attr_int64s(file, "seed", &seed, 1) == 0);
+	CHECK(h5_write_attr_int64s(file, "entries", &n, 1) == 0);
+	CHECK(h5_write_attr_string(file, "config", ds->config_json ? ds->config_json : "{}") == 0);
 	hid_t units = H5Gcreate2(file, "units", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	CHECK(units >= 0);
 	const double *src[] = { &ds->units.length_per_SI, &ds->units.time_per_SI,
 				&ds->units.mass_per_SI, &ds->units.temperature_per_SI };
-	for (int i = 0; i < 4; i++)
-		bad |= h5_write_attr_doubles(units, unit_names[i], src[i], 1);
-	H5Gclose(units);
+	for (int i = 0; i < 4 && units >= 0; i++)
+		CHECK(h5_write_attr_doubles(units, unit_names[i], src[i], 1) == 0);
+	if (units >= 0)
+		H5Gclose(units);
 
 	hsize_t dim = ds->n;
 	hid_t space = H5Screate_simple(1, &dim, NULL);
 	hid_t type = catalog_type();
 	hid_t dcpl = h5_untimed_plist(H5P_DATASET_CREATE);
 	hid_t cat = H5Dcreate2(file, "catalog", type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-	bad |= cat < 0 || (ds->n && H5Dwrite(cat, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->entries) < 0);
+	CHECK(cat >= 0);
+	CHECK(cat < 0 || !ds->n || H5Dwrite(cat, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->entries) >= 0);
 	hid_t shuf = H5Dcreate2(file, "shuffle", H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-	bad |= shuf < 0 || (ds->n && H5Dwrite(shuf, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->shuffle) < 0);
+	CHECK(shuf >= 0);
+	CHECK(shuf < 0 || !ds->n ||
+	      H5Dwrite(shuf, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->shuffle) >= 0);
 	if (cat >= 0)
 		H5Dclose(cat);
 	if (shuf >= 0)
@@ -337,7 +377,7 @@ int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *e
 
 	/* physical (N, 6, r, lon, lat): entry i is tensors/...:/physical, by a
 	 * relative path, which HDF5 resolves from dataset.h5's own directory. */
-	if (ds->n > 0) {
+	if (ds->n > 0 && !reason) {
 		const struct catalog_entry *e0 = &ds->entries[0];
 		hsize_t vdims[5] = { ds->n, VIEW_CHANNELS, (hsize_t)e0->r_steps, (hsize_t)e0->lon_steps,
 				     (hsize_t)e0->lat_steps };
@@ -346,29 +386,36 @@ int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *e
 		hid_t vdcpl = h5_untimed_plist(H5P_DATASET_CREATE);
 		float fill = 0;
 		H5Pset_fill_value(vdcpl, H5T_NATIVE_FLOAT, &fill);
-		for (size_t i = 0; i < ds->n && !bad; i++) {
+		for (size_t i = 0; i < ds->n && !reason; i++) {
 			hsize_t start[5] = { i, 0, 0, 0, 0 };
 			hsize_t count[5] = { 1, vdims[1], vdims[2], vdims[3], vdims[4] };
 			H5Sselect_hyperslab(vspace, H5S_SELECT_SET, start, NULL, count, NULL);
-			bad |= H5Pset_virtual(vdcpl, vspace, ds->entries[i].tensor, "/physical", sspace) < 0;
+			char *source = vds_source_name(ds->entries[i].tensor);
+			if (!source)
+				reason = strerror(ENOMEM);
+			else
+				CHECK(H5Pset_virtual(vdcpl, vspace, source, "/physical", sspace) >= 0);
+			free(source);
 		}
 		H5Sselect_all(vspace);
-		hid_t phys = bad ? -1 : H5Dcreate2(file, "physical", H5T_IEEE_F32LE, vspace, H5P_DEFAULT,
-						   vdcpl, H5P_DEFAULT);
-		bad |= phys < 0;
+		hid_t phys = reason ? -1 : H5Dcreate2(file, "physical", H5T_IEEE_F32LE, vspace, H5P_DEFAULT,
+						      vdcpl, H5P_DEFAULT);
+		CHECK(phys >= 0);
 		if (phys >= 0)
 			H5Dclose(phys);
 		H5Pclose(vdcpl);
 		H5Sclose(sspace);
 		H5Sclose(vspace);
 	}
-	bad |= H5Fclose(file) < 0;
-	if (bad) {
+	CHECK(H5Fclose(file) >= 0);
+	if (reason) {
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", path, reason);
 		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot write (disk full?)", path);
+		return rc;
 	}
 	return atomic_commit(&out, err);
 }
+#undef CHECK
 
 void dataset_free(struct dataset *ds)
 {

@@ -68,7 +68,8 @@ int catalog_entry_from_tensor(const char *path, struct catalog_entry *e, char **
 
 /* Factors (velocity, density, temperature) that bring a tensor to the units
  * u: from the IRIS units it records (attribute iris_units, written by
- * arepo-normalize) or else from the processing units it was made in.
+ * arepo-normalize) or else from the processing units it was made in (all 1
+ * when u are the units calculated from those, as a new dataset takes them).
  * Returns 0, or an error for an unreadable file. */
 int tensor_factors_to(const char *path, const struct processing_units *made_in,
 		      const struct iris_units *u, double factors[3], struct arepo_err *err);
@@ -79,7 +80,8 @@ int factors_are_one(const double factors[3]);
 int dataset_read(const char *dir, struct dataset *ds, struct arepo_err *err);
 /* Draws the shuffle permutation (seeded by ds->seed and the size). */
 void dataset_shuffle(struct dataset *ds);
-/* Rewrites DIR/dataset.h5 atomically, "physical" mapped over the tensors. */
+/* Rewrites DIR/dataset.h5 atomically, "physical" mapped over the tensors
+ * (any bytes in their names). Callers hold the dataset's lock (dsdir.h). */
 int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *err);
 void dataset_free(struct dataset *ds);
 

@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void h5_quiet(void)
@@ -179,4 +180,20 @@ hid_t h5_untimed_plist(hid_t class_id)
 	hid_t plist = H5Pcreate(class_id);
 	H5Pset_obj_track_times(plist, 0);
 	return plist;
+}
+
+static herr_t find_errno(unsigned n, const H5E_error2_t *e, void *data)
+{
+	(void)n;
+	const char *p = e->desc ? strstr(e->desc, "errno = ") : NULL;
+	if (p && !*(int *)data)
+		*(int *)data = atoi(p + 8);
+	return 0;
+}
+
+const char *h5_failure_reason(void)
+{
+	int found = 0;
+	H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_errno, &found);
+	return found > 0 ? strerror(found) : "HDF5 reported an error";
 }

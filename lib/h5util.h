@@ -39,6 +39,11 @@ int h5_open_checked(const char *path, hid_t *file, struct arepo_err *err);
  * times, so that the same content gives the same bytes. The caller closes it. */
 hid_t h5_untimed_plist(hid_t class_id);
 
+/* Why the last HDF5 call failed, as the operating system said it (the
+ * errno HDF5 recorded, e.g. "No space left on device"), or a plain phrase.
+ * Call it right after the failing call: the next one clears the record. */
+const char *h5_failure_reason(void);
+
 /* Rank and dimensions (up to 4) of the dataset at path under loc.
  * Returns 0, or -1 if there is no dataset there. */
 int h5_dataset_dims(hid_t loc, const char *path, int *rank, hsize_t dims[4]);

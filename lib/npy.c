@@ -49,8 +49,11 @@ int npy_from_tensor(const char *tensor_path, const char *npy_path, struct arepo_
 		rc = err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", npy_path, strerror(errno));
 	size_t plane = (size_t)dims[2] * (size_t)dims[3];
 	float *slab = malloc(plane * (size_t)dims[0] * sizeof(float));
-	if (!rc && (!slab || write(fd, prefix, (size_t)padded) != padded))
-		rc = err_set(err, EXIT_RUNTIME, "%s: write failed", npy_path);
+	if (!rc && !slab)
+		rc = err_set(err, EXIT_RUNTIME, "%s: out of memory", npy_path);
+	errno = 0;
+	if (!rc && write(fd, prefix, (size_t)padded) != padded)
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", npy_path, strerror(errno ? errno : ENOSPC));
 	hsize_t count[4] = { dims[0], 1, dims[2], dims[3] };
 	hid_t mspace = H5Screate_simple(4, count, NULL);
 	for (hsize_t r = 0; r < dims[1] && !rc; r++) {
@@ -63,8 +66,10 @@ int npy_from_tensor(const char *tensor_path, const char *npy_path, struct arepo_
 		for (hsize_t c = 0; c < dims[0] && !rc; c++) {
 			off_t at = (off_t)padded + (off_t)(((c * dims[1] + r) * plane) * sizeof(float));
 			size_t bytes = plane * sizeof(float);
+			errno = 0;
 			if (pwrite(fd, slab + c * plane, bytes, at) != (ssize_t)bytes)
-				rc = err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", npy_path);
+				rc = err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", npy_path,
+					     strerror(errno ? errno : ENOSPC));
 		}
 	}
 	H5Sclose(mspace);
@@ -73,7 +78,7 @@ int npy_from_tensor(const char *tensor_path, const char *npy_path, struct arepo_
 	H5Fclose(file);
 	free(slab);
 	if (fd >= 0 && close(fd) != 0 && !rc)
-		rc = err_set(err, EXIT_RUNTIME, "%s: write failed", npy_path);
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", npy_path, strerror(errno));
 	if (rc) {
 		if (out.active)
 			atomic_abort(&out);

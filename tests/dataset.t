@@ -153,4 +153,55 @@ sys.exit(not ok)"
 	is "$(ls -A big/tensors | grep -c part)" 0 "no temporary file left"
 done
 
+# A new dataset adopts its first input's units, whatever its processing
+# units of temperature (IRIS counts its units from them, with factor 1).
+"$MKTENSOR" 6 7 5 snap_006 0 3 1e7 tk_0.h5 2
+"$MKTENSOR" 6 7 5 snap_006 1 3 1e7 tk_1.h5 2
+run_status arepo-merge --copy -o tk tk_0.h5 tk_1.h5
+is "$status $err" "0 " "a new dataset of tensors made with temperature_K_per_processing=2 takes them"
+run_status arepo-normalize tk
+like "$status $out" "^0 .*nothing rewritten" "and arepo-normalize finds nothing to convert"
+run_status arepo-merge --copy -o tk keep/t1_0.h5
+like "$status $err" "^3 .*t1_0.h5: its units differ from the dataset's \(factors 1, 1, 0.5\)" \
+	"a tensor made with 1 K per unit is refused (IRIS's factor 0.5)"
+
+# Any name a file system allows: %, %%, %b (HDF5 reads the virtual
+# dataset's source names as patterns), newlines, quotes, leading dashes and
+# spaces, in snapshot names, input files and directories.
+names=("pct%_001" "pct%%_002" "pb%b_003" $'new\nline_004' "-dash_005" "q\"u'o te_006" "%s%n_007")
+mkdir odd
+for k in "${!names[@]}"; do
+	"$MKTENSOR" 6 7 5 "${names[$k]}" $k 3 2e7 "odd/${names[$k]}.h5"
+	cp "odd/${names[$k]}.h5" "keep/odd_$k.h5"
+done
+dir=$'-odd %b%%\nset'
+run_status arepo-merge --units-from data -o "$dir" -- odd/*.h5
+is "$status $err" "0 " "merged (moved) into a dataset named with them too"
+is "$(ls -A odd | wc -l) $(ls -- "$dir/tensors" | grep -c _view)" "0 7" "(inputs moved into tensors/)"
+run_status arepo-normalize -- "$dir"
+is "$status $out" "0 $dir: 7 of 7 tensors converted" "arepo-normalize converts them"
+run_status arepo-merge -o "$dir" --export-iris "$dir/iris %b"
+is "$status" 0 "and exports them"
+if [ -n "$PYTHON" ]; then
+	ok "h5py reads physical: each row its tensor, density times 0.125, the export equal" "$PYTHON" - "$dir" <<'EOF'
+import h5py, json, numpy as np, sys
+top = sys.argv[1]
+d = h5py.File(top + '/dataset.h5', 'r')
+names = ["pct%_001", "pct%%_002", "pb%b_003", "new\nline_004", "-dash_005", "q\"u'o te_006", "%s%n_007"]
+ok = d['physical'].shape[0] == 7
+for i, row in enumerate(d['catalog'][:]):
+    k = names.index(row['snapshot_name'].decode())
+    before = h5py.File('keep/odd_%d.h5' % k, 'r')['physical'][...]
+    t = h5py.File(top + '/' + row['tensor'].decode(), 'r')['physical'][...]
+    ok &= np.array_equal(d['physical'][i], t) and np.array_equal(t[1], before[1] * np.float32(0.125))
+    ok &= np.array_equal(t[0], before[0])
+a = json.load(open(top + '/iris %b/attributes.json'))
+for k, name in enumerate(a['index']):
+    ok &= np.array_equal(np.load(top + '/iris %b/' + name), d['physical'][int(d['shuffle'][k])])
+sys.exit(not ok)
+EOF
+else
+	skip 1 "no python3 with numpy and h5py (scripts/install-deps installs them)"
+fi
+
 done_testing

@@ -1,6 +1,7 @@
 /* Test and benchmark helper: writes a tensor file with deterministic
  * pseudo-random values, as arepo-interp would lay it out, without a view.
- * Usage: mktensor R LON LAT SNAPSHOT VIEW SEED LENGTH_CM_PER_PROCESSING OUT */
+ * Usage: mktensor R LON LAT SNAPSHOT VIEW SEED LENGTH_CM_PER_PROCESSING OUT
+ *        [TEMPERATURE_K_PER_PROCESSING] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,9 @@
 int main(int argc, char **argv)
 {
 	log_init(argv[0]);
-	if (argc != 9)
-		die(EXIT_USAGE, "usage: mktensor R LON LAT SNAPSHOT VIEW SEED LENGTH_CM_PER_PROCESSING OUT");
+	if (argc != 9 && argc != 10)
+		die(EXIT_USAGE, "usage: mktensor R LON LAT SNAPSHOT VIEW SEED LENGTH_CM_PER_PROCESSING OUT "
+		    "[TEMPERATURE_K_PER_PROCESSING]");
 	struct view_meta m;
 	memset(&m, 0, sizeof m);
 	struct view_geometry *g = &m.geometry;
@@ -42,6 +44,8 @@ int main(int argc, char **argv)
 	config_defaults(&cfg);
 	cfg.seed = m.seed;
 	cfg.writer_hyper.length_cm_per_processing = atof(argv[7]);
+	if (argc == 10)
+		cfg.writer_hyper.temperature_K_per_processing = atof(argv[9]);
 	m.config_json = config_to_json(&cfg);
 
 	struct arepo_err err = { 0 };

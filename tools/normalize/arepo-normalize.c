@@ -1,18 +1,23 @@
 /* arepo-normalize: converts a dataset's tensors to its units (or another
- * dataset's), in place and exactly once, streaming and in parallel. */
-#include <dirent.h>
+ * dataset's), in place and exactly once, streaming and in parallel, under
+ * the dataset's lock; its workers stop with it. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "atomic.h"
 #include "cli.h"
 #include "clock.h"
 #include "dataset.h"
+#include "dsdir.h"
 #include "h5util.h"
 #include "interp.h"
 
@@ -28,6 +33,8 @@ static const char usage[] =
 	"      --units-from OTHER adopt the units of dataset OTHER first\n"
 	"  -j, --jobs N           tensors converted at once (default: CPUs)\n"
 	"      --stats            print volumes and timings as key=value lines\n"
+	"      --no-wait          fail (status 1) instead of waiting while another run\n"
+	"                         changes DATASET\n"
 	"      --log-level LEVEL  error, warn (default), info or debug\n"
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
@@ -36,7 +43,7 @@ static const char usage[] =
 	"so. Exit status: 0 done, 1 I/O error, 2 usage error, 3 bad dataset.\n"
 	"See arepo-normalize(1), arepo-dataset(5).\n";
 
-enum { OPT_UNITS_FROM = CLI_OPT_FIRST_TOOL, OPT_STATS };
+enum { OPT_UNITS_FROM = CLI_OPT_FIRST_TOOL, OPT_STATS, OPT_NO_WAIT };
 
 static herr_t copy_attribute(hid_t loc, const char *name, const H5A_info_t *info, void *data)
 {
@@ -79,6 +86,7 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 	int rc = atomic_begin(&out, path, err);
 	hid_t file = rc ? -1 : H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
 	hid_t space = H5Dget_space(src), dcpl = H5Dget_create_plist(src);
+	H5Pset_obj_track_times(dcpl, 0); /* the same tensor, the same bytes, at any time */
 	hsize_t dims[4] = { 0 };
 	H5Sget_simple_extent_dims(space, dims, NULL);
 	hid_t dst = file >= 0 ? H5Dcreate2(file, "physical", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
@@ -86,7 +94,8 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 	if (!rc && (file < 0 || dst < 0 ||
 		    H5Aiterate2(in, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attribute, &file) < 0 ||
 		    H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attribute, &dst) < 0))
-		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement", path);
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement: %s", path,
+			     h5_failure_reason());
 	size_t plane = (size_t)dims[2] * (size_t)dims[3];
 	float *slab = malloc(plane * (size_t)dims[0] * sizeof(float));
 	const float fv = (float)f[0], fd = (float)f[1], ft = (float)f[2];
@@ -107,11 +116,12 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 			slab[5 * plane + i] *= ft;
 		}
 		if (H5Dwrite(dst, H5T_NATIVE_FLOAT, mspace, space, H5P_DEFAULT, slab) < 0)
-			rc = err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", path);
+			rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement: %s", path,
+				     h5_failure_reason());
 	}
 	double recorded[4] = { u->length_per_SI, u->time_per_SI, u->mass_per_SI, u->temperature_per_SI };
 	if (!rc && h5_write_attr_doubles(file, "iris_units", recorded, 4))
-		rc = err_set(err, EXIT_RUNTIME, "%s: cannot record its units", path);
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot record its units: %s", path, h5_failure_reason());
 	free(slab);
 	H5Sclose(mspace);
 	H5Sclose(space);
@@ -121,7 +131,8 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 	H5Dclose(src);
 	H5Fclose(in);
 	if (file >= 0 && H5Fclose(file) < 0 && !rc)
-		rc = err_set(err, EXIT_RUNTIME, "%s: cannot close its replacement", path);
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement: %s", path,
+			     h5_failure_reason());
 	if (rc) {
 		if (out.active)
 			atomic_abort(&out);
@@ -131,36 +142,146 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 	return atomic_commit(&out, err);
 }
 
-/* Temporary files of a run killed with SIGKILL (which no handler sees):
- * never part of the dataset, so removed. */
-static void remove_stale_temporaries(const char *dir)
+/* The workers, which the parent stops when it is asked to stop. */
+static volatile sig_atomic_t stop_signal;
+static volatile pid_t *workers;
+static volatile int nworkers;
+
+static void forward(int sig)
 {
-	char tdir[PATH_MAX + 16];
-	snprintf(tdir, sizeof tdir, "%s/" DATASET_TENSORS, dir);
-	DIR *d = opendir(tdir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' && strstr(e->d_name, ".part-")) {
-			char path[PATH_MAX * 2];
-			snprintf(path, sizeof path, "%s/%s", tdir, e->d_name);
-			unlink(path);
-		}
+	stop_signal = sig;
+	for (int w = 0; w < nworkers; w++)
+		if (workers[w] > 0)
+			kill(workers[w], sig);
+}
+
+static const int stop_signals[] = { SIGTERM, SIGINT, SIGHUP };
+#define NSTOP ((int)(sizeof stop_signals / sizeof stop_signals[0]))
+
+/* One worker's share: every jobs-th tensor. It stops before the next
+ * tensor if its parent is gone (and with PR_SET_PDEATHSIG, at once). */
+static void work(pid_t parent, int w, int jobs, const size_t *todo, size_t ntodo, char (*paths)[PATH_MAX * 2],
+		 double (*factors)[3], const struct iris_units *u)
+{
+	struct arepo_err err = { 0 };
+	for (size_t k = (size_t)w; k < ntodo; k += (size_t)jobs) {
+		if (getppid() != parent)
+			_exit(EXIT_RUNTIME);
+		size_t i = todo[k];
+		log_info("%s: velocity x%.9g, density x%.9g, temperature x%.9g", paths[i], factors[i][0],
+			 factors[i][1], factors[i][2]);
+		if (convert(paths[i], factors[i], u, &err))
+			die_err(&err);
 	}
-	closedir(d);
+	_exit(0);
+}
+
+/* Runs the workers and waits for all of them. SIGTERM, SIGINT and SIGHUP
+ * are passed on to them; once they have stopped, the parent stops by the
+ * same signal. The first worker that fails stops the others. */
+static int run_workers(const char *dir, int jobs, const size_t *todo, size_t ntodo,
+		       char (*paths)[PATH_MAX * 2], double (*factors)[3], const struct iris_units *u)
+{
+	pid_t *pids = calloc((size_t)jobs, sizeof *pids);
+	if (!pids)
+		die(EXIT_RUNTIME, "out of memory");
+	workers = pids;
+	sigset_t block, old;
+	sigemptyset(&block);
+	for (int i = 0; i < NSTOP; i++)
+		sigaddset(&block, stop_signals[i]);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	struct sigaction fwd, saved[NSTOP];
+	memset(&fwd, 0, sizeof fwd);
+	fwd.sa_handler = forward;
+	fwd.sa_mask = block;
+	for (int i = 0; i < NSTOP; i++)
+		if (sigaction(stop_signals[i], &fwd, &saved[i]) == 0 && saved[i].sa_handler == SIG_IGN)
+			sigaction(stop_signals[i], &saved[i], NULL); /* ignored from the start: stays so */
+	pid_t parent = getpid();
+	int worst = 0, stopping = 0;
+	fflush(NULL);
+	for (int w = 0; w < jobs; w++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			for (int i = 0; i < NSTOP; i++)
+				sigaction(stop_signals[i], &saved[i], NULL);
+#ifdef __linux__
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+			if (getppid() != parent)
+				_exit(EXIT_RUNTIME);
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			work(parent, w, jobs, todo, ntodo, paths, factors, u);
+		}
+		if (pid < 0) {
+			log_error("cannot start a worker: %s", strerror(errno));
+			worst = EXIT_RUNTIME;
+			stopping = 1;
+			forward(SIGTERM);
+			stop_signal = 0;
+			break;
+		}
+		pids[w] = pid;
+		nworkers = w + 1;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	for (int left = nworkers; left > 0;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		int w;
+		for (w = 0; w < nworkers && pids[w] != pid; w++)
+			;
+		if (w == nworkers)
+			continue;
+		pids[w] = 0;
+		left--;
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_RUNTIME;
+		if (WIFSIGNALED(status) && !stopping && !stop_signal)
+			log_error("%s: a worker was killed by signal %d (%s)", dir, WTERMSIG(status),
+				  strsignal(WTERMSIG(status)));
+		if (code && !stopping && !stop_signal) {
+			stopping = 1;
+			for (int k = 0; k < nworkers; k++)
+				if (pids[k] > 0)
+					kill(pids[k], SIGTERM);
+		}
+		if (code > worst)
+			worst = code;
+	}
+	for (int i = 0; i < NSTOP; i++)
+		sigaction(stop_signals[i], &saved[i], NULL);
+	nworkers = 0;
+	free(pids);
+	if (stop_signal) {
+		int sig = stop_signal;
+		log_error("%s: interrupted by signal %d (%s); its workers have stopped; a rerun converts the "
+			  "rest", dir, sig, strsignal(sig));
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	return worst;
 }
 
 int main(int argc, char **argv)
 {
+	/* Exit without HDF5's shutdown: after a failed write (a full disk) it
+	 * crashes closing the file again; outputs are closed before commit. */
+	H5dont_atexit();
 	struct cli_common cli;
 	cli_init(&cli, argv[0], usage);
 	const char *units_from = NULL;
-	int jobs = interp_default_threads(), stats = 0;
+	int jobs = interp_default_threads(), stats = 0, lock_flags = 0;
 	static const struct option longopts[] = {
 		{ "units-from", required_argument, NULL, OPT_UNITS_FROM },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 		CLI_BASIC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -178,6 +299,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_STATS: stats = 1; break;
+		case OPT_NO_WAIT: lock_flags |= DSDIR_NOWAIT; break;
 		default: cli_usage_error(NULL);
 		}
 	}
@@ -188,8 +310,15 @@ int main(int argc, char **argv)
 
 	struct arepo_err err = { 0 };
 	struct dataset ds;
-	if (dataset_read(dir, &ds, &err))
+	struct dsdir_lock lock;
+	char probe[PATH_MAX + 32];
+	snprintf(probe, sizeof probe, "%s/" DATASET_FILE, dir);
+	/* A directory that is no dataset gets no lock file; a dataset is read
+	 * once locked, as whoever held the lock left it. */
+	if ((access(probe, F_OK) == 0 && dsdir_lock(&lock, dir, lock_flags, &err)) ||
+	    dataset_read(dir, &ds, &err))
 		die_err(&err);
+	dsdir_remove_temporaries(dir);
 	if (units_from) {
 		/* The target goes into dataset.h5 before any tensor changes, so that a
 		 * rerun, with or without --units-from, aims at the same units. */
@@ -204,12 +333,12 @@ int main(int argc, char **argv)
 		dataset_free(&other);
 	}
 
-	remove_stale_temporaries(dir);
-
 	/* What each tensor needs. */
 	size_t *todo = calloc(ds.n ? ds.n : 1, sizeof *todo), ntodo = 0;
 	double (*factors)[3] = calloc(ds.n ? ds.n : 1, sizeof *factors);
 	char (*paths)[PATH_MAX * 2] = calloc(ds.n ? ds.n : 1, sizeof *paths);
+	if (!todo || !factors || !paths)
+		die(EXIT_RUNTIME, "%s: out of memory for %zu tensors", dir, ds.n);
 	double bytes = 0;
 	for (size_t i = 0; i < ds.n; i++) {
 		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, ds.entries[i].tensor);
@@ -228,32 +357,7 @@ int main(int argc, char **argv)
 		/* Processes, not threads: one tensor each at a time. */
 		if ((size_t)jobs > ntodo)
 			jobs = (int)ntodo;
-		pid_t *pids = calloc((size_t)jobs, sizeof *pids);
-		fflush(NULL);
-		for (int w = 0; w < jobs; w++) {
-			pids[w] = fork();
-			if (pids[w] == 0) {
-				for (size_t k = (size_t)w; k < ntodo; k += (size_t)jobs) {
-					size_t i = todo[k];
-					log_info("%s: velocity x%.9g, density x%.9g, temperature x%.9g",
-						 paths[i], factors[i][0], factors[i][1], factors[i][2]);
-					if (convert(paths[i], factors[i], &ds.units, &err))
-						die_err(&err);
-				}
-				_exit(0);
-			}
-			if (pids[w] < 0)
-				die(EXIT_RUNTIME, "cannot start a worker: %s", strerror(errno));
-		}
-		int worst = 0;
-		for (int w = 0; w < jobs; w++) {
-			int status;
-			waitpid(pids[w], &status, 0);
-			int code = WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_RUNTIME;
-			if (code > worst)
-				worst = code;
-		}
-		free(pids);
+		int worst = run_workers(dir, jobs, todo, ntodo, paths, factors, &ds.units);
 		if (worst)
 			return worst;
 		printf("%s: %zu of %zu tensors converted\n", dir, ntodo, ds.n);
