@@ -15,6 +15,7 @@
 #include "atomic.h"
 #include "h5util.h"
 #include "rng.h"
+#include "observed.h"
 #include "tensor.h"
 
 void iris_units_from_processing(const struct processing_units *p, struct iris_units *u)
@@ -93,61 +94,341 @@ static int units_from_config(const char *json, struct processing_units *p)
 	return rc;
 }
 
+/* The catalog row of an entry from its view metadata and configuration. */
+static int entry_from_meta(const char *path, const struct view_meta *m, struct catalog_entry *e,
+			   struct arepo_err *err)
+{
+	snprintf(e->snapshot, sizeof e->snapshot, "%.255s", m->snapshot);
+	snprintf(e->snapshot_name, sizeof e->snapshot_name, "%.63s", m->snapshot_name);
+	e->snapshot_index = snapshot_index_of(m->snapshot_name);
+	e->view = m->view_index;
+	e->theta = m->geometry.theta;
+	e->observer_radius = m->geometry.observer_radius;
+	e->jitter_r = m->jitter_r;
+	e->jitter_lon = m->jitter_lon;
+	const struct perturbation *p = &m->perturbation;
+	e->scale = p->has_scale ? p->scale : NAN;
+	e->density_factor = p->has_density ? p->density : NAN;
+	e->skew_factor = p->has_skew ? p->skew : NAN;
+	e->skew_angle = p->has_skew ? p->skew_angle : NAN;
+	e->seed = (int64_t)m->seed;
+	e->r_steps = m->geometry.r_steps;
+	e->lon_steps = m->geometry.lon_steps;
+	e->lat_steps = m->geometry.lat_steps;
+	if (units_from_config(m->config_json, &e->processing))
+		return err_set(err, EXIT_BADDATA, "%s: its configuration gives no processing units", path);
+	return 0;
+}
+
+/* Opens path, checks its format, reads its view metadata. */
+static int open_entry(const char *path, const char *want, hid_t *file, struct view_meta *m,
+		      struct arepo_err *err)
+{
+	memset(m, 0, sizeof *m);
+	int rc = h5_open_checked(path, file, err);
+	if (rc)
+		return rc;
+	char format[64] = "";
+	if (h5_attr_string(*file, "format", format, sizeof format) || strcmp(format, want))
+		rc = err_set(err, EXIT_BADDATA, "%s: not a%s file (format \"%s\")", path,
+			     strcmp(want, TENSOR_FORMAT) ? "n observed" : " tensor", format);
+	else
+		rc = view_meta_read(*file, path, m, err);
+	if (rc) {
+		view_meta_free(m);
+		H5Fclose(*file);
+	}
+	return rc;
+}
+
 int catalog_entry_from_tensor(const char *path, struct catalog_entry *e, char **config_json,
 			      struct arepo_err *err)
 {
 	memset(e, 0, sizeof *e);
 	hid_t file;
-	int rc = h5_open_checked(path, &file, err);
+	struct view_meta m;
+	int rc = open_entry(path, TENSOR_FORMAT, &file, &m, err);
 	if (rc)
 		return rc;
-	char format[64] = "";
-	struct view_meta m;
-	memset(&m, 0, sizeof m);
-	if (h5_attr_string(file, "format", format, sizeof format) || strcmp(format, TENSOR_FORMAT)) {
-		rc = err_set(err, EXIT_BADDATA, "%s: not a tensor file (format \"%s\")", path, format);
-		goto out;
-	}
-	if ((rc = view_meta_read(file, path, &m, err)))
-		goto out;
 	int rank;
 	hsize_t dims[4];
 	if (h5_dataset_dims(file, "physical", &rank, dims) || rank != 4 || dims[0] != VIEW_CHANNELS ||
 	    dims[1] != (hsize_t)m.geometry.r_steps || dims[2] != (hsize_t)m.geometry.lon_steps ||
-	    dims[3] != (hsize_t)m.geometry.lat_steps) {
+	    dims[3] != (hsize_t)m.geometry.lat_steps)
 		rc = err_set(err, EXIT_BADDATA, "%s: dataset physical is missing or does not match the "
 			     "grid", path);
-		goto out;
-	}
-	snprintf(e->snapshot, sizeof e->snapshot, "%.255s", m.snapshot);
-	snprintf(e->snapshot_name, sizeof e->snapshot_name, "%.63s", m.snapshot_name);
-	e->snapshot_index = snapshot_index_of(m.snapshot_name);
-	e->view = m.view_index;
-	e->theta = m.geometry.theta;
-	e->observer_radius = m.geometry.observer_radius;
-	e->jitter_r = m.jitter_r;
-	e->jitter_lon = m.jitter_lon;
-	const struct perturbation *p = &m.perturbation;
-	e->scale = p->has_scale ? p->scale : NAN;
-	e->density_factor = p->has_density ? p->density : NAN;
-	e->skew_factor = p->has_skew ? p->skew : NAN;
-	e->skew_angle = p->has_skew ? p->skew_angle : NAN;
-	e->seed = (int64_t)m.seed;
-	e->r_steps = m.geometry.r_steps;
-	e->lon_steps = m.geometry.lon_steps;
-	e->lat_steps = m.geometry.lat_steps;
-	if (units_from_config(m.config_json, &e->processing)) {
-		rc = err_set(err, EXIT_BADDATA, "%s: its configuration gives no processing units", path);
-		goto out;
-	}
-	if (config_json) {
+	if (!rc)
+		rc = entry_from_meta(path, &m, e, err);
+	if (!rc && config_json) {
 		*config_json = m.config_json;
 		m.config_json = NULL;
 	}
-out:
 	view_meta_free(&m);
 	H5Fclose(file);
 	return rc;
+}
+
+int catalog_entry_from_observed(const char *path, struct catalog_entry *e, char **config_json,
+				struct pair_info *info, struct arepo_err *err)
+{
+	memset(e, 0, sizeof *e);
+	memset(info, 0, sizeof *info);
+	hid_t file;
+	struct view_meta m;
+	int rc = open_entry(path, OBSERVED_FORMAT, &file, &m, err);
+	if (rc)
+		return rc;
+	int ro, rcol;
+	hsize_t od[4], cd[4];
+	double v[2];
+	int64_t crop[2];
+	if (h5_attr_string(file, "mode", info->mode, sizeof info->mode) ||
+	    h5_attr_doubles(file, "v_range_km_s", v, 2) ||
+	    h5_attr_int64s(file, "v_steps", &info->v_steps, 1) || h5_attr_int64s(file, "r_crop", crop, 2) ||
+	    h5_dataset_dims(file, "observed", &ro, od) || ro != 3 ||
+	    h5_dataset_dims(file, "columnized", &rcol, cd) || rcol != 3 ||
+	    od[1] != (hsize_t)m.geometry.lon_steps || od[2] != (hsize_t)info->v_steps || cd[0] != 1 ||
+	    cd[1] != (hsize_t)(crop[1] - crop[0]) || cd[2] != (hsize_t)m.geometry.lon_steps)
+		rc = err_set(err, EXIT_BADDATA, "%s: observed or columnized is missing or does not match "
+			     "the file's attributes", path);
+	if (!rc) {
+		info->v_min = v[0];
+		info->v_max = v[1];
+		info->n_lines = (int64_t)od[0];
+		info->r_crop_min = crop[0];
+		info->r_crop_max = crop[1];
+		rc = entry_from_meta(path, &m, e, err);
+	}
+	if (!rc && config_json) {
+		*config_json = m.config_json;
+		m.config_json = NULL;
+	}
+	view_meta_free(&m);
+	H5Fclose(file);
+	return rc;
+}
+
+int pair_info_check(const struct pair_info *a, const struct pair_info *b, const char *path,
+		    struct arepo_err *err)
+{
+	if (strcmp(a->mode, b->mode))
+		return err_set(err, EXIT_BADDATA, "%s: observed in the %s mode, the dataset's pairs in the "
+			       "%s mode; nothing changed", path, b->mode, a->mode);
+	if (a->v_min != b->v_min || a->v_max != b->v_max || a->v_steps != b->v_steps ||
+	    a->n_lines != b->n_lines)
+		return err_set(err, EXIT_BADDATA, "%s: velocity axis %g..%g km/s in %lld channels (%lld "
+			       "lines), the dataset's %g..%g in %lld (%lld); nothing changed", path,
+			       b->v_min, b->v_max, (long long)b->v_steps, (long long)b->n_lines, a->v_min,
+			       a->v_max, (long long)a->v_steps, (long long)a->n_lines);
+	if (a->r_crop_min != b->r_crop_min || a->r_crop_max != b->r_crop_max)
+		return err_set(err, EXIT_BADDATA, "%s: columnized over r [%lld, %lld), the dataset's "
+			       "[%lld, %lld); nothing changed", path, (long long)b->r_crop_min,
+			       (long long)b->r_crop_max, (long long)a->r_crop_min,
+			       (long long)a->r_crop_max);
+	return 0;
+}
+
+int pair_mode_simple(const struct pair_info *p)
+{
+	return strcmp(p->mode, "simple") == 0;
+}
+
+/* NumPy's float32 sum: pairwise in blocks of 128 with 8 partial sums
+ * (pairwise_sum of loops_utils), over the buffers of 8192 elements its
+ * reductions are fed, added in order from 0. */
+static float pairwise_sum(const float *a, size_t n)
+{
+	if (n < 8) {
+		float res = 0;
+		for (size_t i = 0; i < n; i++)
+			res += a[i];
+		return res;
+	}
+	if (n <= 128) {
+		float r[8];
+		size_t i;
+		for (int j = 0; j < 8; j++)
+			r[j] = a[j];
+		for (i = 8; i < n - n % 8; i += 8)
+			for (int j = 0; j < 8; j++)
+				r[j] += a[i + j];
+		float res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+		for (; i < n; i++)
+			res += a[i];
+		return res;
+	}
+	size_t n2 = n / 2;
+	n2 -= n2 % 8;
+	return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+}
+
+static float numpy_sum(const float *a, size_t n)
+{
+	float sum = 0;
+	for (size_t at = 0; at < n; at += 8192)
+		sum += pairwise_sum(a + at, n - at < 8192 ? n - at : 8192);
+	return sum;
+}
+
+/* numpy.std(a, ddof=1) of a float32 array: the mean, the squared
+ * deviations and their sum in float32, the division by n - 1 as NumPy 1.x
+ * does it for a scalar (in double, then float32), the square root in
+ * float32. a is overwritten. */
+static float numpy_std_ddof1(float *a, size_t n)
+{
+	const float mean = numpy_sum(a, n) / (float)n;
+	for (size_t i = 0; i < n; i++) {
+		float d = a[i] - mean;
+		a[i] = d * d;
+	}
+	const float var = (float)((double)numpy_sum(a, n) / (double)(n - 1));
+	return sqrtf(var);
+}
+
+/* Reads dataset name of each file, stacked into one array. */
+static float *stack_arrays(char *const *paths, size_t n, const char *name, size_t *total,
+			   struct arepo_err *err)
+{
+	float *all = NULL;
+	*total = 0;
+	for (size_t i = 0; i < n; i++) {
+		hid_t file;
+		if (h5_open_checked(paths[i], &file, err)) {
+			free(all);
+			return NULL;
+		}
+		int rank;
+		hsize_t d[4];
+		size_t count = 0;
+		if (h5_dataset_dims(file, name, &rank, d) == 0) {
+			count = 1;
+			for (int k = 0; k < rank; k++)
+				count *= (size_t)d[k];
+		}
+		float *more = count ? realloc(all, (*total + count) * sizeof *all) : NULL;
+		hid_t set = count ? H5Dopen2(file, name, H5P_DEFAULT) : -1;
+		int bad = !more || set < 0 ||
+			  H5Dread(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, more + *total) < 0;
+		if (set >= 0)
+			H5Dclose(set);
+		H5Fclose(file);
+		if (more)
+			all = more;
+		if (bad) {
+			free(all);
+			err_set(err, EXIT_BADDATA, "%s: cannot read %s", paths[i], name);
+			return NULL;
+		}
+		*total += count;
+	}
+	return all;
+}
+
+/* The processing units' SI factors, as IRIS's calculate_iris_units. */
+struct processing_per_SI { double time, length, volume, mass, density, temperature; };
+
+static struct processing_per_SI processing_per_SI(const struct processing_units *p)
+{
+	struct processing_per_SI s;
+	s.time = p->velocity_cm_per_s / p->length_cm;
+	s.length = 100 / p->length_cm;
+	s.volume = s.length * s.length * s.length;
+	s.mass = 1000 / p->mass_g;
+	s.density = s.mass / s.volume;
+	s.temperature = 1 / p->temperature_K;
+	return s;
+}
+
+int pair_units_calculate(struct dataset *ds, const struct processing_units *p, char *const *paths,
+			 size_t n, struct arepo_err *err)
+{
+	size_t nc, no;
+	float *col = stack_arrays(paths, n, "columnized", &nc, err);
+	float *obs = col ? stack_arrays(paths, n, "observed", &no, err) : NULL;
+	if (!obs) {
+		free(col);
+		return err->code;
+	}
+	if (nc < 2 || no < 2) {
+		free(col);
+		free(obs);
+		return err_set(err, EXIT_BADDATA, "%zu values are too few for a standard deviation", nc);
+	}
+	const double density_per_processing = 1. / (double)numpy_std_ddof1(col, nc);
+	const double second_per_processing = 1. / (double)numpy_std_ddof1(obs, no);
+	free(col);
+	free(obs);
+	if (!isfinite(density_per_processing) || !isfinite(second_per_processing))
+		return err_set(err, EXIT_BADDATA, "the %zu sampled pairs have a standard deviation of 0 "
+			       "(or not finite): no units can be derived from them", n);
+	const struct processing_per_SI s = processing_per_SI(p);
+	const double density_iris_per_SI = density_per_processing * s.density;
+	struct iris_units *u = &ds->units;
+	u->mass_per_SI = s.mass;
+	if (pair_mode_simple(&ds->pairs)) {
+		/* SimplyObservedDataset: the second array is a density per velocity. */
+		const double v_density_iris_per_SI = second_per_processing * (s.density * s.time);
+		u->time_per_SI = v_density_iris_per_SI / density_iris_per_SI;
+		u->temperature_per_SI = s.temperature;
+	} else {
+		u->time_per_SI = s.time;
+		u->temperature_per_SI = second_per_processing * s.temperature;
+	}
+	u->length_per_SI = pow(u->mass_per_SI / density_iris_per_SI, 1. / 3);
+	ds->pairs.factors[0] = density_per_processing;
+	ds->pairs.factors[1] = second_per_processing;
+	return 0;
+}
+
+void pair_units_take(struct dataset *ds, const struct processing_units *p)
+{
+	/* Dataset.take_units, operation for operation (its processing unit of
+	 * temperature is 1 per kelvin, whatever the writer's). */
+	const struct iris_units *u = &ds->units;
+	double velocity_processing_per_SI = 100.0 / p->velocity_cm_per_s;
+	double length_processing_per_SI = 100.0 / p->length_cm;
+	double volume_processing_per_SI = length_processing_per_SI * length_processing_per_SI *
+					  length_processing_per_SI;
+	double density_processing_per_SI = (1000.0 / p->mass_g) / volume_processing_per_SI;
+	double volume_iris_per_SI = u->length_per_SI * u->length_per_SI * u->length_per_SI;
+	double density_iris_per_SI = u->mass_per_SI / volume_iris_per_SI;
+	ds->pairs.factors[0] = density_iris_per_SI / density_processing_per_SI;
+	if (pair_mode_simple(&ds->pairs)) {
+		double time_processing_per_SI = length_processing_per_SI / velocity_processing_per_SI;
+		ds->pairs.factors[1] = (density_iris_per_SI * u->time_per_SI) /
+				       (density_processing_per_SI * time_processing_per_SI);
+	} else {
+		ds->pairs.factors[1] = u->temperature_per_SI / 1.0;
+	}
+	ds->pairs.n_sample = 0;
+}
+
+int pair_factors_to(const char *path, const struct pair_info *target, double factors[3],
+		    struct arepo_err *err)
+{
+	hid_t file;
+	int rc = h5_open_checked(path, &file, err);
+	if (rc)
+		return rc;
+	double recorded[2];
+	if (h5_attr_doubles(file, "iris_factors", recorded, 2) == 0) {
+		factors[0] = target->factors[0] / recorded[0];
+		factors[1] = target->factors[1] / recorded[1];
+	} else {
+		factors[0] = target->factors[0];
+		factors[1] = target->factors[1];
+	}
+	factors[2] = 1;
+	H5Fclose(file);
+	return 0;
+}
+
+int entry_factors_to(const struct dataset *ds, const char *path, const struct catalog_entry *e,
+		     double factors[3], struct arepo_err *err)
+{
+	if (ds->kind == DATASET_PAIRS)
+		return pair_factors_to(path, &ds->pairs, factors, err);
+	return tensor_factors_to(path, &e->processing, &ds->units, factors, err);
 }
 
 int tensor_factors_to(const char *path, const struct processing_units *made_in,
@@ -223,6 +504,48 @@ static hid_t catalog_type(void)
 static const char *const unit_names[] = { "length_iris_per_SI", "time_iris_per_SI",
 					   "mass_iris_per_SI", "temperature_iris_per_SI" };
 
+/* The kind of entries, and for pairs what they share (group "pairs"). */
+static int read_kind(hid_t file, const char *path, struct dataset *ds, struct arepo_err *err)
+{
+	char kind[32] = "physical";
+	h5_attr_string(file, "kind", kind, sizeof kind); /* absent: a dataset of tensors */
+	if (strcmp(kind, "physical") == 0) {
+		ds->kind = DATASET_PHYSICAL;
+		return 0;
+	}
+	if (strcmp(kind, "pairs"))
+		return err_set(err, EXIT_BADDATA, "%s: entries of an unknown kind \"%s\"", path, kind);
+	ds->kind = DATASET_PAIRS;
+	struct pair_info *p = &ds->pairs;
+	hid_t g = H5Gopen2(file, "pairs", H5P_DEFAULT);
+	double v[2];
+	int64_t crop[2];
+	int bad = g < 0 || h5_attr_string(g, "mode", p->mode, sizeof p->mode) ||
+		  h5_attr_doubles(g, "v_range_km_s", v, 2) || h5_attr_int64s(g, "v_steps", &p->v_steps, 1) ||
+		  h5_attr_int64s(g, "n_lines", &p->n_lines, 1) || h5_attr_int64s(g, "r_crop", crop, 2) ||
+		  h5_attr_doubles(g, "factors", p->factors, 2);
+	if (!bad) {
+		p->v_min = v[0];
+		p->v_max = v[1];
+		p->r_crop_min = crop[0];
+		p->r_crop_max = crop[1];
+		hid_t a = H5Aopen(g, "unit_sample", H5P_DEFAULT);
+		if (a >= 0) {
+			hid_t space = H5Aget_space(a);
+			hssize_t n = H5Sget_simple_extent_npoints(space);
+			p->n_sample = n > 0 && n <= DATASET_SAMPLE_MAX ? n : 0;
+			H5Sclose(space);
+			H5Aclose(a);
+			if (p->n_sample && h5_attr_int64s(g, "unit_sample", p->sample, (size_t)p->n_sample))
+				bad = 1;
+		}
+	}
+	if (g >= 0)
+		H5Gclose(g);
+	return bad ? err_set(err, EXIT_BADDATA, "%s: the pairs' attributes are missing or malformed",
+			     path) : 0;
+}
+
 int dataset_read(const char *dir, struct dataset *ds, struct arepo_err *err)
 {
 	memset(ds, 0, sizeof *ds);
@@ -256,6 +579,8 @@ int dataset_read(const char *dir, struct dataset *ds, struct arepo_err *err)
 			rc = err_set(err, EXIT_BADDATA, "%s: units/%s is missing", path, unit_names[i]);
 	if (units >= 0)
 		H5Gclose(units);
+	if (!rc)
+		rc = read_kind(file, path, ds, err);
 	if (rc)
 		goto out;
 	int rank;
@@ -317,6 +642,45 @@ static char *vds_source_name(const char *name)
 	return out;
 }
 
+/* The virtual dataset name (N, dims...) over dataset name of every entry's
+ * file; NULL, or the reason it could not be made. */
+static const char *write_virtual(hid_t file, const char *name, int rank, const hsize_t *dims,
+				 const struct dataset *ds)
+{
+	hsize_t vdims[5] = { ds->n }, start[5] = { 0 }, count[5] = { 1 };
+	for (int k = 0; k < rank; k++)
+		vdims[k + 1] = count[k + 1] = dims[k];
+	hid_t vspace = H5Screate_simple(rank + 1, vdims, NULL);
+	hid_t sspace = H5Screate_simple(rank, dims, NULL);
+	hid_t vdcpl = h5_untimed_plist(H5P_DATASET_CREATE);
+	float fill = 0;
+	H5Pset_fill_value(vdcpl, H5T_NATIVE_FLOAT, &fill);
+	char dataset_path[64];
+	snprintf(dataset_path, sizeof dataset_path, "/%s", name);
+	const char *reason = NULL;
+	for (size_t i = 0; i < ds->n && !reason; i++) {
+		start[0] = i;
+		H5Sselect_hyperslab(vspace, H5S_SELECT_SET, start, NULL, count, NULL);
+		char *source = vds_source_name(ds->entries[i].tensor);
+		if (!source)
+			reason = strerror(ENOMEM);
+		else if (H5Pset_virtual(vdcpl, vspace, source, dataset_path, sspace) < 0)
+			reason = h5_failure_reason();
+		free(source);
+	}
+	H5Sselect_all(vspace);
+	hid_t set = reason ? -1 : H5Dcreate2(file, name, H5T_IEEE_F32LE, vspace, H5P_DEFAULT, vdcpl,
+					     H5P_DEFAULT);
+	if (!reason && set < 0)
+		reason = h5_failure_reason();
+	if (set >= 0)
+		H5Dclose(set);
+	H5Pclose(vdcpl);
+	H5Sclose(sspace);
+	H5Sclose(vspace);
+	return reason;
+}
+
 /* The first failure's reason, kept while later calls run. */
 #define CHECK(cond)                                             \
 	do {                                                    \
@@ -355,6 +719,24 @@ int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *e
 		CHECK(h5_write_attr_doubles(units, unit_names[i], src[i], 1) == 0);
 	if (units >= 0)
 		H5Gclose(units);
+	CHECK(h5_write_attr_string(file, "kind", ds->kind == DATASET_PAIRS ? "pairs" : "physical") == 0);
+	if (ds->kind == DATASET_PAIRS) {
+		const struct pair_info *p = &ds->pairs;
+		hid_t g = H5Gcreate2(file, "pairs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+		const double v[2] = { p->v_min, p->v_max };
+		const int64_t crop[2] = { p->r_crop_min, p->r_crop_max };
+		CHECK(g >= 0);
+		CHECK(g < 0 || (h5_write_attr_string(g, "mode", p->mode) == 0 &&
+				h5_write_attr_doubles(g, "v_range_km_s", v, 2) == 0 &&
+				h5_write_attr_int64s(g, "v_steps", &p->v_steps, 1) == 0 &&
+				h5_write_attr_int64s(g, "n_lines", &p->n_lines, 1) == 0 &&
+				h5_write_attr_int64s(g, "r_crop", crop, 2) == 0 &&
+				h5_write_attr_doubles(g, "factors", p->factors, 2) == 0 &&
+				(!p->n_sample ||
+				 h5_write_attr_int64s(g, "unit_sample", p->sample, (size_t)p->n_sample) == 0)));
+		if (g >= 0)
+			H5Gclose(g);
+	}
 
 	hsize_t dim = ds->n;
 	hid_t space = H5Screate_simple(1, &dim, NULL);
@@ -375,37 +757,25 @@ int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *e
 	H5Sclose(space);
 	H5Pclose(dcpl);
 
-	/* physical (N, 6, r, lon, lat): entry i is tensors/...:/physical, by a
+	/* physical (N, 6, r, lon, lat), or columnized (N, 1, r_crop, lon) and
+	 * observed (N, n_lines, lon, v): entry i's dataset in its file, by a
 	 * relative path, which HDF5 resolves from dataset.h5's own directory. */
 	if (ds->n > 0 && !reason) {
 		const struct catalog_entry *e0 = &ds->entries[0];
-		hsize_t vdims[5] = { ds->n, VIEW_CHANNELS, (hsize_t)e0->r_steps, (hsize_t)e0->lon_steps,
-				     (hsize_t)e0->lat_steps };
-		hid_t vspace = H5Screate_simple(5, vdims, NULL);
-		hid_t sspace = H5Screate_simple(4, vdims + 1, NULL);
-		hid_t vdcpl = h5_untimed_plist(H5P_DATASET_CREATE);
-		float fill = 0;
-		H5Pset_fill_value(vdcpl, H5T_NATIVE_FLOAT, &fill);
-		for (size_t i = 0; i < ds->n && !reason; i++) {
-			hsize_t start[5] = { i, 0, 0, 0, 0 };
-			hsize_t count[5] = { 1, vdims[1], vdims[2], vdims[3], vdims[4] };
-			H5Sselect_hyperslab(vspace, H5S_SELECT_SET, start, NULL, count, NULL);
-			char *source = vds_source_name(ds->entries[i].tensor);
-			if (!source)
-				reason = strerror(ENOMEM);
-			else
-				CHECK(H5Pset_virtual(vdcpl, vspace, source, "/physical", sspace) >= 0);
-			free(source);
+		const struct pair_info *p = &ds->pairs;
+		if (ds->kind == DATASET_PAIRS) {
+			const hsize_t col[3] = { 1, (hsize_t)(p->r_crop_max - p->r_crop_min),
+						 (hsize_t)e0->lon_steps };
+			const hsize_t obs[3] = { (hsize_t)p->n_lines, (hsize_t)e0->lon_steps,
+						 (hsize_t)p->v_steps };
+			reason = write_virtual(file, "columnized", 3, col, ds);
+			if (!reason)
+				reason = write_virtual(file, "observed", 3, obs, ds);
+		} else {
+			const hsize_t phys[4] = { VIEW_CHANNELS, (hsize_t)e0->r_steps, (hsize_t)e0->lon_steps,
+						  (hsize_t)e0->lat_steps };
+			reason = write_virtual(file, "physical", 4, phys, ds);
 		}
-		H5Sselect_all(vspace);
-		hid_t phys = reason ? -1 : H5Dcreate2(file, "physical", H5T_IEEE_F32LE, vspace, H5P_DEFAULT,
-						      vdcpl, H5P_DEFAULT);
-		CHECK(phys >= 0);
-		if (phys >= 0)
-			H5Dclose(phys);
-		H5Pclose(vdcpl);
-		H5Sclose(sspace);
-		H5Sclose(vspace);
 	}
 	CHECK(H5Fclose(file) >= 0);
 	if (reason) {

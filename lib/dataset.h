@@ -1,6 +1,7 @@
 /* Datasets (format "arepo-dataset/1"): a directory with dataset.h5 (catalog,
  * shuffle, units, configuration, and "physical" as a virtual dataset over
- * the tensor files) and tensors/ (see arepo-dataset(5)). */
+ * the tensor files, or "columnized" and "observed" over observed files) and
+ * tensors/, the entries' files (see arepo-dataset(5)). */
 #ifndef AREPO_DATASET_H
 #define AREPO_DATASET_H
 
@@ -39,6 +40,27 @@ struct catalog_entry {
 	int64_t r_steps, lon_steps, lat_steps;
 };
 
+/* What a dataset holds: physical tensors, or observed pairs (the
+ * observed files of arepo-observe, arepo-observed(5)). */
+enum dataset_kind { DATASET_PHYSICAL, DATASET_PAIRS };
+
+#define DATASET_SAMPLE_MAX 64
+
+/* What every pair of a dataset shares, and the units of its arrays. */
+struct pair_info {
+	char mode[32];            /* IRIS's name of the observing mode */
+	double v_min, v_max;      /* km/s */
+	int64_t v_steps, n_lines, r_crop_min, r_crop_max;
+	/* IRIS's _density_iris_per_processing and _temperature_iris_per_processing
+	 * (_v_density_iris_per_processing in the simple mode): the factors from
+	 * processing units that normalize applies to columnized and observed. */
+	double factors[2];
+	/* The entries (catalog indices) the factors were computed from, in the
+	 * order their arrays were stacked; none when taken from another dataset. */
+	int64_t sample[DATASET_SAMPLE_MAX];
+	int64_t n_sample;
+};
+
 struct dataset {
 	size_t n;
 	struct catalog_entry *entries;
@@ -46,6 +68,8 @@ struct dataset {
 	struct iris_units units; /* the dataset's units */
 	char *config_json;
 	uint64_t seed;
+	enum dataset_kind kind;
+	struct pair_info pairs;  /* DATASET_PAIRS */
 };
 
 /* IRIS's calculate_iris_units for tensors in these processing units. */
@@ -75,6 +99,35 @@ int tensor_factors_to(const char *path, const struct processing_units *made_in,
 		      const struct iris_units *u, double factors[3], struct arepo_err *err);
 /* Whether factors are all 1 within IRIS's 1e-6. */
 int factors_are_one(const double factors[3]);
+
+/* Reads an observed file's catalog row (the tensor field left empty), the
+ * configuration it records and what its pair shares with a dataset's. */
+int catalog_entry_from_observed(const char *path, struct catalog_entry *e, char **config_json,
+				struct pair_info *info, struct arepo_err *err);
+/* Errors (3) naming path unless its pair can join a dataset of pairs a. */
+int pair_info_check(const struct pair_info *a, const struct pair_info *b, const char *path,
+		    struct arepo_err *err);
+/* Whether the observing mode is the simple observer (its second unit is
+ * _v_density_iris_per_processing). */
+int pair_mode_simple(const struct pair_info *p);
+
+/* IRIS's calculate_iris_units of the observed dataset types: 1 / std (ddof
+ * 1, NumPy's float32 arithmetic) of the columnized and the observed arrays
+ * of the entries paths[0..n) stacked in that order, and the units derived
+ * from them; into ds->pairs.factors and ds->units. */
+int pair_units_calculate(struct dataset *ds, const struct processing_units *p, char *const *paths,
+			 size_t n, struct arepo_err *err);
+/* IRIS's take_units for pairs: the factors from processing units p to the
+ * IRIS units u (ds->units), into ds->pairs.factors. */
+void pair_units_take(struct dataset *ds, const struct processing_units *p);
+/* Factors (columnized, observed, 1) that bring an observed file to the
+ * dataset's units: from the factors it records (attribute iris_factors,
+ * written by arepo-normalize), or from processing units. */
+int pair_factors_to(const char *path, const struct pair_info *target, double factors[3],
+		    struct arepo_err *err);
+/* The same for any entry: tensor_factors_to or pair_factors_to. */
+int entry_factors_to(const struct dataset *ds, const char *path, const struct catalog_entry *e,
+		     double factors[3], struct arepo_err *err);
 
 /* Reads DIR/dataset.h5. A directory without one is an error (2). */
 int dataset_read(const char *dir, struct dataset *ds, struct arepo_err *err);

@@ -111,12 +111,13 @@ int h5_attr_string(hid_t loc, const char *name, char *buf, size_t size)
 	hid_t type = H5Aget_type(attr);
 	if (H5Tget_class(type) == H5T_STRING && !H5Tis_variable_str(type)) {
 		size_t len = H5Tget_size(type);
-		char tmp[4096];
-		if (len < sizeof tmp && H5Aread(attr, type, tmp) >= 0) {
+		char *tmp = malloc(len + 1);
+		if (tmp && H5Aread(attr, type, tmp) >= 0) {
 			tmp[len] = '\0';
 			snprintf(buf, size, "%s", tmp);
 			rc = 0;
 		}
+		free(tmp);
 	}
 	H5Tclose(type);
 	H5Aclose(attr);

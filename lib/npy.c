@@ -12,6 +12,48 @@
 #include "atomic.h"
 #include "h5util.h"
 
+/* The .npy (version 1.0) header of a float32 C-order array: magic,
+ * version, header length; padded with spaces to a multiple of 64 and ended
+ * by a newline. Returns its length. */
+static int npy_header(char prefix[320], int rank, const hsize_t *dims)
+{
+	char shape[160] = "";
+	size_t at = 0;
+	for (int k = 0; k < rank; k++)
+		at += (size_t)snprintf(shape + at, sizeof shape - at, "%llu%s", (unsigned long long)dims[k],
+				       rank == 1 ? "," : k + 1 < rank ? ", " : "");
+	char header[256];
+	int len = snprintf(header, sizeof header,
+			   "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", shape);
+	int total = 10 + len + 1;
+	int padded = (total + 63) / 64 * 64;
+	memcpy(prefix, "\x93NUMPY\x01\x00", 8);
+	prefix[8] = (char)((padded - 10) & 0xff);
+	prefix[9] = (char)((padded - 10) >> 8);
+	memcpy(prefix + 10, header, (size_t)len);
+	memset(prefix + 10 + len, ' ', (size_t)(padded - total));
+	prefix[padded - 1] = '\n';
+	return padded;
+}
+
+int npy_write_floats(const char *npy_path, int rank, const hsize_t *dims, const float *data,
+		     struct arepo_err *err)
+{
+	char prefix[320];
+	const int padded = npy_header(prefix, rank, dims);
+	size_t count = 1;
+	for (int k = 0; k < rank; k++)
+		count *= (size_t)dims[k];
+	char *buf = malloc((size_t)padded + count * sizeof(float));
+	if (!buf)
+		return err_set(err, EXIT_RUNTIME, "%s: out of memory", npy_path);
+	memcpy(buf, prefix, (size_t)padded);
+	memcpy(buf + padded, data, count * sizeof(float));
+	int rc = atomic_write_file(npy_path, buf, (size_t)padded + count * sizeof(float), err);
+	free(buf);
+	return rc;
+}
+
 int npy_from_tensor(const char *tensor_path, const char *npy_path, struct arepo_err *err)
 {
 	h5_quiet();
@@ -25,22 +67,8 @@ int npy_from_tensor(const char *tensor_path, const char *npy_path, struct arepo_
 	hid_t space = H5Dget_space(dset);
 	hsize_t dims[4] = { 0 };
 	H5Sget_simple_extent_dims(space, dims, NULL);
-	char header[256];
-	int len = snprintf(header, sizeof header,
-			   "{'descr': '<f4', 'fortran_order': False, 'shape': (%llu, %llu, %llu, %llu), }",
-			   (unsigned long long)dims[0], (unsigned long long)dims[1],
-			   (unsigned long long)dims[2], (unsigned long long)dims[3]);
-	/* Version 1.0: magic, version, header length; the whole header padded
-	 * with spaces to a multiple of 64 and ended by a newline. */
-	int total = 10 + len + 1;
-	int padded = (total + 63) / 64 * 64;
 	char prefix[320];
-	memcpy(prefix, "\x93NUMPY\x01\x00", 8);
-	prefix[8] = (char)((padded - 10) & 0xff);
-	prefix[9] = (char)((padded - 10) >> 8);
-	memcpy(prefix + 10, header, (size_t)len);
-	memset(prefix + 10 + len, ' ', (size_t)(padded - total));
-	prefix[padded - 1] = '\n';
+	const int padded = npy_header(prefix, 4, dims);
 
 	struct atomic_output out;
 	int rc = atomic_begin(&out, npy_path, err);
@@ -115,7 +143,26 @@ char *iris_hyper_json(const struct dataset *ds)
 	if (w)
 		json_object_set_new(w, "_length_parsec_per_processing",
 				    json_real(length_cm / (100 * meters_per_parsec)));
+	/* What IRIS's dataset holds besides the SI units: its factors from
+	 * processing units (the pair types' two, or the tensors' three). */
+	if (ds->kind == DATASET_PAIRS) {
+		json_object_set_new(d, "_density_iris_per_processing", json_real(ds->pairs.factors[0]));
+		json_object_set_new(d, pair_mode_simple(&ds->pairs) ? "_v_density_iris_per_processing"
+								     : "_temperature_iris_per_processing",
+				    json_real(ds->pairs.factors[1]));
+	} else if (ds->n) {
+		double f[3];
+		iris_factors(&ds->entries[0].processing, &ds->units, &f[0], &f[1], &f[2]);
+		json_object_set_new(d, "_velocity_iris_per_processing", json_real(f[0]));
+		json_object_set_new(d, "_density_iris_per_processing", json_real(f[1]));
+		json_object_set_new(d, "_temperature_iris_per_processing", json_real(f[2]));
+	}
+	/* Keys of these tools that IRIS does not define stay out of its file. */
 	json_object_del(root, "seed");
+	json_object_del(d, "default_dust_temperature");
+	json_t *o = json_object_get(root, "observer_hyper");
+	if (o)
+		json_object_del(o, "mode");
 	char *text = json_dumps(root, JSON_INDENT(4) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
 	json_decref(root);
 	return text;

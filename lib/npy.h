@@ -3,8 +3,14 @@
 #ifndef AREPO_NPY_H
 #define AREPO_NPY_H
 
+#include <hdf5.h>
+
 #include "dataset.h"
 #include "log.h"
+
+/* Writes a float32 C-order array of rank dims as a .npy file, atomically. */
+int npy_write_floats(const char *npy_path, int rank, const hsize_t *dims, const float *data,
+		     struct arepo_err *err);
 
 /* Writes the tensor file's "physical" as a float32 C-order .npy file,
  * r-slab by r-slab, atomically. */

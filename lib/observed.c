@@ -1,7 +1,12 @@
 /* Observed files: one atomic write of the pair and its provenance. */
 #include "observed.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "atomic.h"
 #include "h5util.h"
@@ -58,5 +63,76 @@ int observed_write(const char *path, const struct view_meta *meta, const struct 
 		atomic_abort(&out);
 		return err_set(err, EXIT_RUNTIME, "%s: cannot write (disk full?)", path);
 	}
+	return atomic_commit(&out, err);
+}
+
+/* Copies a file's bytes to an open descriptor. */
+static int copy_bytes(const char *from, int to)
+{
+	int in = open(from, O_RDONLY);
+	if (in < 0)
+		return -1;
+	char buf[1 << 16];
+	ssize_t n;
+	int rc = 0;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(to, buf, (size_t)n) != n) {
+			rc = -1;
+			break;
+		}
+	if (n < 0)
+		rc = -1;
+	close(in);
+	return rc;
+}
+
+static int scale_dataset(hid_t file, const char *name, float factor)
+{
+	hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+	if (d < 0)
+		return -1;
+	hid_t space = H5Dget_space(d);
+	hssize_t n = H5Sget_simple_extent_npoints(space);
+	float *v = n > 0 ? malloc((size_t)n * sizeof *v) : NULL;
+	int bad = !v || H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0;
+	for (hssize_t i = 0; !bad && i < n; i++)
+		v[i] *= factor;
+	bad = bad || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0;
+	free(v);
+	H5Sclose(space);
+	bad |= H5Dclose(d) < 0;
+	return bad ? -1 : 0;
+}
+
+int observed_rescale(const char *path, const double f[2], const double recorded[2],
+		     struct arepo_err *err)
+{
+	struct atomic_output out;
+	int rc = atomic_begin(&out, path, err);
+	if (rc)
+		return rc;
+	int fd = open(out.temp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+	if (fd < 0 || copy_bytes(path, fd) || close(fd)) {
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement: %s", path,
+			     strerror(errno ? errno : EIO));
+		if (fd >= 0)
+			close(fd);
+		atomic_abort(&out);
+		return rc;
+	}
+	h5_quiet();
+	hid_t file = H5Fopen(out.temp, H5F_ACC_RDWR, H5P_DEFAULT);
+	int bad = file < 0 || scale_dataset(file, "columnized", (float)f[0]) ||
+		  scale_dataset(file, "observed", (float)f[1]) ||
+		  h5_write_attr_doubles(file, "iris_factors", recorded, 2);
+	if (file >= 0)
+		bad |= H5Fclose(file) < 0;
+	if (bad) {
+		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement: %s", path,
+			     h5_failure_reason());
+		atomic_abort(&out);
+		return rc;
+	}
+	/* The rename is the moment the pair changes: scaled, with its factors. */
 	return atomic_commit(&out, err);
 }

@@ -28,4 +28,11 @@ struct observed_info {
 int observed_write(const char *path, const struct view_meta *meta, const struct observed_info *info,
 		   const float *observed, const float *columnized, struct arepo_err *err);
 
+/* Rewrites path with columnized times (float)f[0] and observed times
+ * (float)f[1] (IRIS's in-place NumPy products) and the attribute
+ * iris_factors = recorded, the factors from processing units it is then in;
+ * replaced atomically. */
+int observed_rescale(const char *path, const double f[2], const double recorded[2],
+		     struct arepo_err *err);
+
 #endif

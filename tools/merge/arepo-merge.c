@@ -17,13 +17,18 @@
 #include "dsdir.h"
 #include "h5util.h"
 #include "npy.h"
+#include "observed.h"
+#include "rng.h"
 
 static const char usage[] =
 	"Usage: arepo-merge [OPTION]... -o DATASET INPUT...\n"
-	"Create or extend the dataset directory DATASET with INPUTs: tensor files\n"
-	"and dataset directories. Tensors go to DATASET/tensors/; DATASET/dataset.h5\n"
-	"is rewritten with the catalog, a new shuffle, the units and \"physical\", a\n"
-	"virtual dataset (N, 6, r, lon, lat) over the tensors.\n"
+	"Create or extend the dataset directory DATASET with INPUTs: tensor files,\n"
+	"observed files (arepo-observe) and dataset directories; a dataset holds one\n"
+	"kind. The files go to DATASET/tensors/; DATASET/dataset.h5 is rewritten with\n"
+	"the catalog, a new shuffle, the units and virtual datasets over the files:\n"
+	"\"physical\" (N, 6, r, lon, lat), or \"columnized\" (N, 1, r, lon) and\n"
+	"\"observed\" (N, 1, lon, v). A new dataset of pairs gets IRIS's units from\n"
+	"a sample of its pairs drawn with its seed.\n"
 	"\n"
 	"  -o, --output DATASET   the dataset directory (required)\n"
 	"      --copy             copy the tensors (default: move them)\n"
@@ -34,8 +39,9 @@ static const char usage[] =
 	"                         seed are already in the dataset (for reruns)\n"
 	"      --units-from OTHER adopt the units of dataset OTHER; arepo-normalize\n"
 	"                         then converts the tensors\n"
-	"      --export-iris DIR  also write DIR as IRIS's StandardDataset reads it\n"
-	"                         (hyper.json, attributes.json, one .npy per tensor)\n"
+	"      --export-iris DIR  also write DIR as IRIS's datasets read it (hyper.json,\n"
+	"                         attributes.json, one .npy per tensor, or\n"
+	"                         columnized_N.npy and observed_N.npy per pair)\n"
 	"      --no-wait          fail (status 1) instead of waiting while another run\n"
 	"                         changes DATASET or an input dataset\n"
 	"      --log-level LEVEL  error, warn (default), info or debug\n"
@@ -52,6 +58,8 @@ enum mode { MOVE, COPY, LINK };
 
 struct input {
 	struct catalog_entry e;
+	enum dataset_kind kind;  /* a tensor, or an observed pair */
+	struct pair_info pairs;  /* a pair's */
 	char source[PATH_MAX];   /* where the tensor is now */
 	char *config_json;
 	int from_dataset;        /* index of the dataset input it came from, or -1 */
@@ -75,6 +83,7 @@ struct run {
 				    --skip-existing, which go with their dataset */
 	size_t ndrops;
 	struct dsdir_journal recovered; /* the output's journal, finished */
+	int have_pair_units;     /* the pairs' factors are set (an existing dataset's, taken) */
 };
 
 /* Names, for the catalog lookups and the names chosen: open addressing. */
@@ -212,7 +221,39 @@ static int write_json(const char *path, const char *text, struct arepo_err *err)
 	return atomic_write_file(path, text, strlen(text), err);
 }
 
-/* IRIS's layout: hyper.json, attributes.json, tensors as .npy. */
+/* One pair as IRIS's PreObservedDataset writes it: columnized_<i>.npy and
+ * observed_<i>.npy. */
+static int export_pair(const char *source, const char *dir, size_t i, struct arepo_err *err)
+{
+	hid_t file;
+	int rc = h5_open_checked(source, &file, err);
+	if (rc)
+		return rc;
+	const char *names[2] = { "columnized", "observed" };
+	for (int k = 0; k < 2 && !rc; k++) {
+		int rank;
+		hsize_t dims[4];
+		float *v = NULL;
+		hid_t set = h5_dataset_dims(file, names[k], &rank, dims) || rank != 3 ? -1
+			    : H5Dopen2(file, names[k], H5P_DEFAULT);
+		if (set >= 0)
+			v = malloc((size_t)(dims[0] * dims[1] * dims[2]) * sizeof *v);
+		if (set < 0 || !v || H5Dread(set, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+			rc = err_set(err, EXIT_BADDATA, "%s: cannot read %s", source, names[k]);
+		} else {
+			char dest[PATH_MAX * 2];
+			snprintf(dest, sizeof dest, "%s/%s_%zu.npy", dir, names[k], i);
+			rc = npy_write_floats(dest, 3, dims, v, err);
+		}
+		free(v);
+		if (set >= 0)
+			H5Dclose(set);
+	}
+	H5Fclose(file);
+	return rc;
+}
+
+/* IRIS's layout: hyper.json, attributes.json, tensors (or pairs) as .npy. */
 static int export_iris(const char *dir, const char *dataset_dir, const struct dataset *ds,
 		       struct arepo_err *err)
 {
@@ -220,15 +261,23 @@ static int export_iris(const char *dir, const char *dataset_dir, const struct da
 		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", dir, strerror(errno));
 	atomic_remove_stale(dir, 0);
 	int rc = 0;
-	size_t cap = 64 + ds->n * 48;
+	size_t cap = 64 + ds->n * 128;
 	char *index = malloc(cap);
 	if (!index)
 		return err_set(err, EXIT_RUNTIME, "%s: out of memory", dir);
 	size_t len = (size_t)snprintf(index, cap, "{\n    \"cardinality\": %zu,\n    \"index\": [", ds->n);
 	for (size_t k = 0; k < ds->n && !rc; k++) {
 		size_t i = (size_t)ds->shuffle[k];
-		char source[PATH_MAX * 2], name[64], dest[PATH_MAX * 2];
+		char source[PATH_MAX * 2], name[64];
 		snprintf(source, sizeof source, "%s/%s", dataset_dir, ds->entries[i].tensor);
+		if (ds->kind == DATASET_PAIRS) {
+			rc = export_pair(source, dir, i, err);
+			len += (size_t)snprintf(index + len, cap - len,
+						"%s\n        [\n            \"columnized_%zu.npy\",\n"
+						"            \"observed_%zu.npy\"\n        ]", k ? "," : "", i, i);
+			continue;
+		}
+		char dest[PATH_MAX * 2];
 		snprintf(name, sizeof name, "tensor_%06zu.npy", i);
 		snprintf(dest, sizeof dest, "%s/%s", dir, name);
 		rc = npy_from_tensor(source, dest, err);
@@ -376,7 +425,14 @@ static int add_tensor(struct run *r, const char *path, int in_place, struct arep
 		return EXIT_RUNTIME;
 	if (strlen(path) >= sizeof in->source)
 		return err_set(err, EXIT_USAGE, "%s: path too long", path);
-	int rc = catalog_entry_from_tensor(path, &in->e, &in->config_json, err);
+	int rc;
+	if (h5_file_has_format(path, OBSERVED_FORMAT)) {
+		in->kind = DATASET_PAIRS;
+		rc = catalog_entry_from_observed(path, &in->e, &in->config_json, &in->pairs, err);
+	} else {
+		in->kind = DATASET_PHYSICAL;
+		rc = catalog_entry_from_tensor(path, &in->e, &in->config_json, err);
+	}
 	if (rc)
 		return rc;
 	memcpy(in->source, path, strlen(path) + 1);
@@ -438,6 +494,8 @@ static int read_inputs(struct run *r, struct arepo_err *err)
 				break;
 			}
 			in->e = r->sub[a].entries[i];
+			in->kind = r->sub[a].kind;
+			in->pairs = r->sub[a].pairs;
 			snprintf(in->source, sizeof in->source, "%s/%s", arg, r->sub[a].entries[i].tensor);
 			in->from_dataset = a;
 			r->n++;
@@ -445,6 +503,30 @@ static int read_inputs(struct run *r, struct arepo_err *err)
 	}
 	free(done.slot);
 	return rc;
+}
+
+/* A pair already in some dataset's units (it records iris_factors) joins
+ * only a dataset in the same units: f gets the factors from them, 1 when
+ * they agree or the pair is in processing units (arepo-normalize scales it
+ * later). Before the units of a new dataset of pairs are known, nothing is
+ * compared. */
+static int pairs_normalized_elsewhere(const struct run *r, const char *src, double f[3],
+				      struct arepo_err *err)
+{
+	f[0] = f[1] = f[2] = 1;
+	if (!r->have_pair_units)
+		return 0;
+	hid_t file;
+	int rc = h5_open_checked(src, &file, err);
+	if (rc)
+		return rc;
+	double recorded[2];
+	if (h5_attr_doubles(file, "iris_factors", recorded, 2) == 0) {
+		f[0] = r->ds.pairs.factors[0] / recorded[0];
+		f[1] = r->ds.pairs.factors[1] / recorded[1];
+	}
+	H5Fclose(file);
+	return 0;
 }
 
 /* Refusals, before anything changes. */
@@ -478,13 +560,24 @@ static int check_inputs(struct run *r, const struct iris_units *units, struct ar
 	for (size_t i = 0; i < r->n; i++) {
 		const struct catalog_entry *e = &r->in[i].e;
 		const char *src = r->in[i].source;
+		if (r->in[i].kind != r->ds.kind)
+			return err_set(err, EXIT_BADDATA, "%s: %s, the dataset's entries are %s; a dataset holds "
+				       "one kind of entry; nothing changed", src,
+				       r->in[i].kind == DATASET_PAIRS ? "an observed pair" : "a physical tensor",
+				       r->ds.kind == DATASET_PAIRS ? "observed pairs" : "physical tensors");
+		int rc;
+		if (r->ds.kind == DATASET_PAIRS && (rc = pair_info_check(&r->ds.pairs, &r->in[i].pairs, src, err)))
+			return rc;
 		if (e->r_steps != ref->r_steps || e->lon_steps != ref->lon_steps || e->lat_steps != ref->lat_steps)
 			return err_set(err, EXIT_BADDATA, "%s: grid %lldx%lldx%lld differs from the dataset's "
 				       "%lldx%lldx%lld; nothing changed", src, (long long)e->r_steps,
 				       (long long)e->lon_steps, (long long)e->lat_steps, (long long)ref->r_steps,
 				       (long long)ref->lon_steps, (long long)ref->lat_steps);
-		double f[3];
-		int rc = tensor_factors_to(src, &e->processing, units, f, err);
+		double f[3] = { 1, 1, 1 };
+		if (r->ds.kind == DATASET_PAIRS)
+			rc = pairs_normalized_elsewhere(r, src, f, err);
+		else
+			rc = tensor_factors_to(src, &e->processing, units, f, err);
 		if (rc)
 			return rc;
 		if (!factors_are_one(f) && !r->units_from)
@@ -637,6 +730,50 @@ static void remove_new_dataset(struct run *r)
 	rmdir(r->out);
 }
 
+/* writer_hyper.unit_calculation_sample_size entries (all when fewer),
+ * drawn from the dataset's seed, and the units computed from their pairs
+ * stacked in the order drawn, as IRIS's calculate_iris_units. */
+static int pair_units_of_sample(struct run *r, struct arepo_err *err)
+{
+	struct arepo_config cfg;
+	config_defaults(&cfg);
+	const char *json = r->in[0].config_json;
+	if (json && config_load_text(&cfg, json, r->in[0].source, err))
+		return err->code;
+	size_t k = (size_t)cfg.writer_hyper.unit_calculation_sample_size;
+	if (k > r->n)
+		k = r->n;
+	if (k > DATASET_SAMPLE_MAX)
+		k = DATASET_SAMPLE_MAX;
+	if ((long long)k < cfg.writer_hyper.unit_calculation_sample_size)
+		log_info("%s: the units come from %zu pairs (unit_calculation_sample_size %lld)", r->out,
+			 k, cfg.writer_hyper.unit_calculation_sample_size);
+	size_t *order = malloc(r->n * sizeof *order);
+	char **paths = malloc((k ? k : 1) * sizeof *paths);
+	if (!order || !paths) {
+		free(order);
+		free(paths);
+		return err_set(err, EXIT_RUNTIME, "out of memory");
+	}
+	struct rng_stream s;
+	rng_init(&s, r->ds.seed, "dataset", (int64_t)r->n, "unit_sample");
+	for (size_t i = 0; i < r->n; i++)
+		order[i] = i;
+	for (size_t i = 0; i < k; i++) { /* without replacement, as random.sample */
+		size_t j = i + (size_t)rng_below(&s, r->n - i);
+		size_t t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+		r->ds.pairs.sample[i] = (int64_t)(r->ds.n + order[i]);
+		paths[i] = r->in[order[i]].source;
+	}
+	r->ds.pairs.n_sample = (int64_t)k;
+	int rc = pair_units_calculate(&r->ds, &r->in[0].e.processing, paths, k, err);
+	free(order);
+	free(paths);
+	return rc;
+}
+
 static int merge(struct run *r, struct arepo_err *err)
 {
 	int rc = lock_everything(r, err);
@@ -650,6 +787,14 @@ static int merge(struct run *r, struct arepo_err *err)
 	}
 	if ((rc = read_inputs(r, err)))
 		return rc;
+	/* A new dataset holds the kind of its first input; pairs share its mode and axes. */
+	if (!r->existing && r->n) {
+		r->ds.kind = r->in[0].kind;
+		r->ds.pairs = r->in[0].pairs;
+		memset(r->ds.pairs.factors, 0, sizeof r->ds.pairs.factors);
+		r->ds.pairs.n_sample = 0;
+	}
+	r->have_pair_units = r->existing && r->ds.kind == DATASET_PAIRS;
 	/* A new dataset takes the units of its first input, in argument order. */
 	struct iris_units units = r->ds.units;
 	int have_units = r->existing, any_dataset = 0;
@@ -659,6 +804,10 @@ static int merge(struct run *r, struct arepo_err *err)
 		if (r->sub[a].entries) {
 			units = r->sub[a].units;
 			have_units = 1;
+			if (r->ds.kind == DATASET_PAIRS && r->sub[a].kind == DATASET_PAIRS) {
+				memcpy(r->ds.pairs.factors, r->sub[a].pairs.factors, sizeof r->ds.pairs.factors);
+				r->have_pair_units = 1;
+			}
 		}
 		for (size_t i = 0; i < r->n && !have_units; i++)
 			if (r->in[i].from_dataset < 0 && !r->in[i].in_place && strcmp(r->in[i].source, r->args[a]) == 0) {
@@ -676,9 +825,23 @@ static int merge(struct run *r, struct arepo_err *err)
 			return rc;
 		units = other.units;
 		dataset_free(&other);
+		if (r->ds.kind == DATASET_PAIRS && (r->ds.n || r->n)) {
+			r->ds.units = units;
+			pair_units_take(&r->ds, r->ds.n ? &r->ds.entries[0].processing : &r->in[0].e.processing);
+			r->have_pair_units = 1;
+		}
 	}
 	if ((rc = check_inputs(r, &units, err)))
 		return rc;
+	/* A new dataset of pairs: IRIS's units from a sample of its entries. */
+	if (r->ds.kind == DATASET_PAIRS && !r->have_pair_units && r->n) {
+		if (!r->ds.seed)
+			r->ds.seed = (uint64_t)r->in[0].e.seed;
+		if ((rc = pair_units_of_sample(r, err)))
+			return rc;
+		units = r->ds.units;
+		r->have_pair_units = 1;
+	}
 	if (r->n == 0 && r->skip_existing && !r->export_dir && !r->units_from && !(any_dataset && r->mode == MOVE)) {
 		log_info("%s: every input is already in the dataset", r->out);
 		return 0;
@@ -688,6 +851,8 @@ static int merge(struct run *r, struct arepo_err *err)
 			       "to merge", r->out);
 	if (r->n || r->units_from || !r->existing || (any_dataset && r->mode == MOVE)) {
 		r->ds.units = units;
+		if (r->ds.kind == DATASET_PAIRS && !r->have_pair_units && r->n == 0 && !r->ds.n)
+			return err_set(err, EXIT_RUNTIME, "%s: no pairs to derive units from", r->out);
 		if (!r->ds.seed)
 			r->ds.seed = r->ds.n ? (uint64_t)r->ds.entries[0].seed : r->n ? (uint64_t)r->in[0].e.seed : 0;
 		for (size_t i = 0; i < r->n && !r->ds.config_json; i++)

@@ -20,15 +20,18 @@
 #include "dsdir.h"
 #include "h5util.h"
 #include "interp.h"
+#include "observed.h"
 
 static const char usage[] =
 	"Usage: arepo-normalize [OPTION]... DATASET\n"
-	"Convert the tensors of DATASET to the dataset's units, or with --units-from\n"
-	"to those of dataset OTHER, as IRIS's take_units: channel 0 times the\n"
-	"velocity factor, 1 times the density factor, 2 and 5 times the temperature\n"
-	"factor. Each tensor is rewritten beside itself and renamed over it, and\n"
+	"Convert the entries of DATASET to the dataset's units, or with --units-from\n"
+	"to those of dataset OTHER, as IRIS's take_units: for tensors, channel 0\n"
+	"times the velocity factor, 1 times the density factor, 2 and 5 times the\n"
+	"temperature factor; for observed pairs, columnized times the density factor\n"
+	"and observed times the temperature (or, simple mode, velocity-density)\n"
+	"factor. Each file is rewritten beside itself and renamed over it, and\n"
 	"records its units: a run killed at any moment and run again scales every\n"
-	"tensor exactly once.\n"
+	"entry exactly once.\n"
 	"\n"
 	"      --units-from OTHER adopt the units of dataset OTHER first\n"
 	"  -j, --jobs N           tensors converted at once (default: CPUs)\n"
@@ -161,16 +164,23 @@ static const int stop_signals[] = { SIGTERM, SIGINT, SIGHUP };
 /* One worker's share: every jobs-th tensor. It stops before the next
  * tensor if its parent is gone (and with PR_SET_PDEATHSIG, at once). */
 static void work(pid_t parent, int w, int jobs, const size_t *todo, size_t ntodo, char (*paths)[PATH_MAX * 2],
-		 double (*factors)[3], const struct iris_units *u)
+		 double (*factors)[3], const struct dataset *ds)
 {
 	struct arepo_err err = { 0 };
 	for (size_t k = (size_t)w; k < ntodo; k += (size_t)jobs) {
 		if (getppid() != parent)
 			_exit(EXIT_RUNTIME);
 		size_t i = todo[k];
-		log_info("%s: velocity x%.9g, density x%.9g, temperature x%.9g", paths[i], factors[i][0],
-			 factors[i][1], factors[i][2]);
-		if (convert(paths[i], factors[i], u, &err))
+		int rc;
+		if (ds->kind == DATASET_PAIRS) {
+			log_info("%s: columnized x%.9g, observed x%.9g", paths[i], factors[i][0], factors[i][1]);
+			rc = observed_rescale(paths[i], factors[i], ds->pairs.factors, &err);
+		} else {
+			log_info("%s: velocity x%.9g, density x%.9g, temperature x%.9g", paths[i],
+				 factors[i][0], factors[i][1], factors[i][2]);
+			rc = convert(paths[i], factors[i], &ds->units, &err);
+		}
+		if (rc)
 			die_err(&err);
 	}
 	_exit(0);
@@ -180,7 +190,7 @@ static void work(pid_t parent, int w, int jobs, const size_t *todo, size_t ntodo
  * are passed on to them; once they have stopped, the parent stops by the
  * same signal. The first worker that fails stops the others. */
 static int run_workers(const char *dir, int jobs, const size_t *todo, size_t ntodo,
-		       char (*paths)[PATH_MAX * 2], double (*factors)[3], const struct iris_units *u)
+		       char (*paths)[PATH_MAX * 2], double (*factors)[3], const struct dataset *ds)
 {
 	pid_t *pids = calloc((size_t)jobs, sizeof *pids);
 	if (!pids)
@@ -212,7 +222,7 @@ static int run_workers(const char *dir, int jobs, const size_t *todo, size_t nto
 			if (getppid() != parent)
 				_exit(EXIT_RUNTIME);
 			sigprocmask(SIG_SETMASK, &old, NULL);
-			work(parent, w, jobs, todo, ntodo, paths, factors, u);
+			work(parent, w, jobs, todo, ntodo, paths, factors, ds);
 		}
 		if (pid < 0) {
 			log_error("cannot start a worker: %s", strerror(errno));
@@ -327,6 +337,8 @@ int main(int argc, char **argv)
 			die_err(&err);
 		if (!iris_units_equal(&ds.units, &other.units)) {
 			ds.units = other.units;
+			if (ds.kind == DATASET_PAIRS && ds.n)
+				pair_units_take(&ds, &ds.entries[0].processing);
 			if (dataset_write(dir, &ds, &err))
 				die_err(&err);
 		}
@@ -342,12 +354,16 @@ int main(int argc, char **argv)
 	double bytes = 0;
 	for (size_t i = 0; i < ds.n; i++) {
 		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, ds.entries[i].tensor);
-		if (tensor_factors_to(paths[i], &ds.entries[i].processing, &ds.units, factors[i], &err))
+		if (entry_factors_to(&ds, paths[i], &ds.entries[i], factors[i], &err))
 			die_err(&err);
 		if (!factors_are_one(factors[i])) {
+			const struct pair_info *p = &ds.pairs;
 			todo[ntodo++] = i;
-			bytes += 24.0 * (double)ds.entries[i].r_steps * (double)ds.entries[i].lon_steps *
-				 (double)ds.entries[i].lat_steps;
+			bytes += ds.kind == DATASET_PAIRS
+					 ? 4.0 * (double)ds.entries[i].lon_steps *
+						   (double)(p->r_crop_max - p->r_crop_min + p->n_lines * p->v_steps)
+					 : 24.0 * (double)ds.entries[i].r_steps * (double)ds.entries[i].lon_steps *
+						   (double)ds.entries[i].lat_steps;
 		}
 	}
 	if (ntodo == 0) {
@@ -357,7 +373,7 @@ int main(int argc, char **argv)
 		/* Processes, not threads: one tensor each at a time. */
 		if ((size_t)jobs > ntodo)
 			jobs = (int)ntodo;
-		int worst = run_workers(dir, jobs, todo, ntodo, paths, factors, &ds.units);
+		int worst = run_workers(dir, jobs, todo, ntodo, paths, factors, &ds);
 		if (worst)
 			return worst;
 		printf("%s: %zu of %zu tensors converted\n", dir, ntodo, ds.n);

@@ -352,13 +352,18 @@ static int tensor_image(const char *path, const char *slice_axis, long slice, in
 }
 
 
-/* An observed file's pair: the observed lon-velocity map (lon across,
- * velocity up) beside the columnized map (lon across, r up), each with its
- * colour bar; the observed map on st's scale, the columnized one on a log
- * scale. */
-static int observed_picture(const char *path, const struct style *st, const char *out,
-			    struct arepo_err *err)
+/* An observed file's pair as two pictures: the observed lon-velocity map
+ * (lon across, velocity up) and the columnized map (lon across, r up), with
+ * their units; in IRIS units once arepo-normalize converted the pair. */
+struct pair_images {
+	struct image observed, columnized;
+	char observed_units[16], columnized_units[16];
+	double v[2];
+};
+
+static int pair_images(const char *path, struct pair_images *pi, struct arepo_err *err)
 {
+	memset(pi, 0, sizeof *pi);
 	hid_t file;
 	int rc = h5_open_checked(path, &file, err);
 	if (rc)
@@ -366,10 +371,9 @@ static int observed_picture(const char *path, const struct style *st, const char
 	struct arepo_config cfg;
 	int rank_o, rank_c;
 	hsize_t od[4], cd[4];
-	double v[2] = { 0, 0 };
 	if (h5_dataset_dims(file, "observed", &rank_o, od) || rank_o != 3 ||
 	    h5_dataset_dims(file, "columnized", &rank_c, cd) || rank_c != 3 || od[1] != cd[2] ||
-	    h5_attr_doubles(file, "v_range_km_s", v, 2)) {
+	    h5_attr_doubles(file, "v_range_km_s", pi->v, 2)) {
 		H5Fclose(file);
 		return err_set(err, EXIT_BADDATA, "%s: not an observed file", path);
 	}
@@ -379,14 +383,14 @@ static int observed_picture(const char *path, const struct style *st, const char
 	}
 	const size_t L = od[1], V = od[2], Rc = cd[1];
 	float *o = malloc(L * V * sizeof(float)), *c = malloc(Rc * L * sizeof(float));
-	struct image ims[2] = { { (int)L, (int)V, malloc(L * V * sizeof(float)) },
-				{ (int)L, (int)Rc, malloc(Rc * L * sizeof(float)) } };
+	pi->observed = (struct image){ (int)L, (int)V, malloc(L * V * sizeof(float)) };
+	pi->columnized = (struct image){ (int)L, (int)Rc, malloc(Rc * L * sizeof(float)) };
 	hid_t d1 = H5Dopen2(file, "observed", H5P_DEFAULT), d2 = H5Dopen2(file, "columnized", H5P_DEFAULT);
 	hsize_t one[3] = { 1, L, V }, start[3] = { 0, 0, 0 };
 	hid_t fs = d1 >= 0 ? H5Dget_space(d1) : -1, ms = H5Screate_simple(3, one, NULL);
 	if (fs >= 0)
 		H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, one, NULL);
-	if (!o || !c || !ims[0].v || !ims[1].v)
+	if (!o || !c || !pi->observed.v || !pi->columnized.v)
 		rc = err_set(err, EXIT_RUNTIME, "out of memory");
 	else if (d1 < 0 || d2 < 0 || H5Dread(d1, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, o) < 0 ||
 		 H5Dread(d2, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c) < 0)
@@ -400,31 +404,85 @@ static int observed_picture(const char *path, const struct style *st, const char
 		H5Dclose(d2);
 	char units_attr[64] = "";
 	h5_attr_string(file, "observed_units", units_attr, sizeof units_attr);
+	double factors[2];
+	int normalized = h5_attr_doubles(file, "iris_factors", factors, 2) == 0;
 	H5Fclose(file);
 	if (!rc) {
 		for (size_t k = 0; k < V; k++)
 			for (size_t l = 0; l < L; l++)
-				ims[0].v[(V - 1 - k) * L + l] = o[l * V + k];
+				pi->observed.v[(V - 1 - k) * L + l] = o[l * V + k];
 		for (size_t r = 0; r < Rc; r++)
 			for (size_t l = 0; l < L; l++)
-				ims[1].v[(Rc - 1 - r) * L + l] = c[r * L + l];
+				pi->columnized.v[(Rc - 1 - r) * L + l] = c[r * L + l];
 		const char *density_units;
-		scale_image(&ims[1], channel_factor(1, &cfg, &density_units));
-		char observed_units[64], observed_caption[96];
-		snprintf(observed_units, sizeof observed_units, "%s",
-			 !strncmp(units_attr, "K ", 2) ? "K" : "proc");
-		snprintf(observed_caption, sizeof observed_caption, "lon across, v %g..%g km/s up",
-			 v[0], v[1]);
-		struct panel_group groups[2] = {
-			{ &ims[0], 1, 1, *st, observed_units, observed_caption },
-			{ &ims[1], 1, 1, { .log = 1 }, density_units, "columnized: lon across, r up" },
-		};
-		rc = draw_groups(groups, 2, out, NULL, NULL, err);
+		double factor = channel_factor(1, &cfg, &density_units);
+		if (!normalized)
+			scale_image(&pi->columnized, factor);
+		snprintf(pi->columnized_units, sizeof pi->columnized_units, "%s",
+			 normalized ? "IRIS" : density_units);
+		snprintf(pi->observed_units, sizeof pi->observed_units, "%s",
+			 normalized ? "IRIS" : !strncmp(units_attr, "K ", 2) ? "K" : "proc");
 	}
 	free(o);
 	free(c);
-	free(ims[0].v);
-	free(ims[1].v);
+	if (rc) {
+		free(pi->observed.v);
+		free(pi->columnized.v);
+	}
+	return rc;
+}
+
+/* An observed file's pair side by side, each with its colour bar: the
+ * observed map on st's scale, the columnized one on a log scale. */
+static int observed_picture(const char *path, const struct style *st, const char *out,
+			    struct arepo_err *err)
+{
+	struct pair_images pi;
+	int rc = pair_images(path, &pi, err);
+	if (rc)
+		return rc;
+	char caption[96];
+	snprintf(caption, sizeof caption, "lon across, v %g..%g km/s up", pi.v[0], pi.v[1]);
+	struct panel_group groups[2] = {
+		{ &pi.observed, 1, 1, *st, pi.observed_units, caption },
+		{ &pi.columnized, 1, 1, { .log = 1 }, pi.columnized_units, "columnized: lon across, r up" },
+	};
+	rc = draw_groups(groups, 2, out, NULL, NULL, err);
+	free(pi.observed.v);
+	free(pi.columnized.v);
+	return rc;
+}
+
+/* A dataset of pairs: the observed maps of its first n entries in shuffle
+ * order beside their columnized maps, each sheet with its colour bar. */
+static int pair_sheet(const char *dir, const struct dataset *ds, int n, const struct style *st,
+		      const char *out, struct arepo_err *err)
+{
+	struct image *obs = calloc((size_t)n, sizeof *obs), *col = calloc((size_t)n, sizeof *col);
+	struct pair_images pi = { 0 };
+	int rc = obs && col ? 0 : err_set(err, EXIT_RUNTIME, "out of memory");
+	for (int i = 0; i < n && !rc; i++) {
+		char path[4400];
+		snprintf(path, sizeof path, "%s/%s", dir, ds->entries[ds->shuffle[i]].tensor);
+		if (!(rc = pair_images(path, &pi, err))) {
+			obs[i] = pi.observed;
+			col[i] = pi.columnized;
+		}
+	}
+	if (!rc) {
+		int columns = (int)ceil(sqrt((double)n));
+		struct panel_group groups[2] = {
+			{ obs, n, columns, *st, pi.observed_units, "observed: lon across, v up" },
+			{ col, n, columns, { .log = 1 }, pi.columnized_units, "columnized: lon across, r up" },
+		};
+		rc = draw_groups(groups, 2, out, NULL, NULL, err);
+	}
+	for (int i = 0; i < n && obs && col; i++) {
+		free(obs[i].v);
+		free(col[i].v);
+	}
+	free(obs);
+	free(col);
 	return rc;
 }
 
@@ -614,6 +672,14 @@ int main(int argc, char **argv)
 		int n = (size_t)grid < ds.n ? grid : (int)ds.n;
 		if (n == 0)
 			die(EXIT_BADDATA, "%s: an empty dataset", in);
+		if (ds.kind == DATASET_PAIRS) {
+			if (!scale_given)
+				st.log = 0;
+			if (pair_sheet(in, &ds, n, &st, out, &err))
+				die_err(&err);
+			printf("%s\n", out);
+			return EXIT_OK;
+		}
 		struct image *ims = calloc((size_t)n, sizeof *ims);
 		const char *label = "";
 		for (int i = 0; i < n; i++) {
