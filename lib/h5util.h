@@ -10,6 +10,36 @@
  * in one line. */
 void h5_quiet(void);
 
+/* Puts HDF5's shutdown in the tool's hands; called by cli_init, before any
+ * HDF5 call. At exit, files still open for writing are flushed or, when
+ * that fails, discarded (h5_discard), and the library is closed only if no
+ * file failed to close: HDF5 1.10 leaves such a file half-freed, and its own
+ * shutdown would crash on it. */
+void h5_own_shutdown(void);
+
+/* Why the last HDF5 call failed, for a message: the system's error text when
+ * HDF5 recorded an errno (ENOSPC: "No space left on device"), else HDF5's
+ * innermost description, else "unknown HDF5 error". Must be called before any
+ * other HDF5 call, which clears the error stack. Returns buf, and leaves the
+ * errno found in errno (0 if none). */
+const char *h5_reason(char *buf, size_t size);
+
+/* Clean-up after a failed call would clear HDF5's error stack (every API
+ * call does): h5_error_aside(failed) sets it aside when failed, and
+ * h5_error_back puts it back after the clean-up, for h5_reason. */
+hid_t h5_error_aside(int failed);
+void h5_error_back(hid_t stack);
+
+/* Closes a file being written and every object open in it. Flushes first:
+ * if that fails, the file is discarded. Returns 0, or -1 with the reason
+ * (h5_reason) in why. */
+int h5_close_output(hid_t file, char *why, size_t size);
+/* Closes a file being written after a failure, without writing anything
+ * more to its disk: what HDF5 still holds for it goes to an anonymous file
+ * in memory, so that closing cannot fail on a full disk. Closes every object
+ * open in the file. */
+void h5_discard(hid_t file);
+
 /* Reads a numeric attribute of exactly n elements, converted.
  * Returns 0, or -1 if it is absent, -2 if it has another number of elements
  * or is not numeric. */

@@ -1107,11 +1107,14 @@ static int write_floats(hid_t file, const char *name, int rank, const hsize_t *d
 	hid_t d = space < 0 ? -1 :
 		  H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 	int bad = d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
-	if (d >= 0)
-		bad |= H5Dclose(d) < 0;
+	/* Left open on failure (h5_discard closes it). */
+	if (d >= 0 && !bad)
+		bad = H5Dclose(d) < 0;
+	hid_t failure = h5_error_aside(bad);
 	H5Pclose(dcpl);
 	if (space >= 0)
 		H5Sclose(space);
+	h5_error_back(failure);
 	return bad ? -1 : 0;
 }
 
@@ -1120,9 +1123,11 @@ static int write_attr_float(hid_t loc, const char *name, float v)
 	hid_t space = H5Screate(H5S_SCALAR);
 	hid_t a = H5Acreate2(loc, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT);
 	int bad = a < 0 || H5Awrite(a, H5T_NATIVE_FLOAT, &v) < 0;
+	hid_t failure = h5_error_aside(bad);
 	if (a >= 0)
-		bad |= H5Aclose(a) < 0;
+		H5Aclose(a);
 	H5Sclose(space);
+	h5_error_back(failure);
 	return bad ? -1 : 0;
 }
 
@@ -1133,32 +1138,38 @@ int obsgrid_save(const struct obsgrids *g, const char *path, struct arepo_err *e
 	if (rc)
 		return rc;
 	h5_quiet();
+	char why[256];
 	hid_t file = H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
 	if (file < 0) {
+		h5_reason(why, sizeof why);
 		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", path, why);
 	}
-	int bad = h5_write_attr_string(file, "format", OBSGRID_FORMAT);
-	bad |= h5_write_attr_string(file, "key", g->key);
-	bad |= h5_write_attr_string(file, "inputs", g->inputs ? g->inputs : "");
-	bad |= h5_write_attr_string(file, "version", AREPO_VERSION);
-	bad |= write_attr_float(file, "d_bolic", g->d_bolic);
-	bad |= write_attr_float(file, "d_ab", g->d_ab);
-	bad |= write_attr_float(file, "dT", g->dT);
-	bad |= write_attr_float(file, "nu_ul_ghz", g->nu_ul_ghz);
-	bad |= h5_write_attr_doubles(file, "molecular_weight", &g->molecular_weight, 1);
 	hsize_t dims[3] = { (hsize_t)g->n_rho, (hsize_t)g->n_x, (hsize_t)g->n_T };
-	bad |= write_floats(file, "rho", 1, &dims[0], g->rho);
-	bad |= write_floats(file, "x_H2", 1, &dims[1], g->x);
-	bad |= write_floats(file, "T", 1, &dims[2], g->T);
 	float **arrays[8];
 	grid_arrays((struct obsgrids *)g, arrays);
-	for (int k = 0; k < 8; k++)
-		bad |= write_floats(file, grid_names[k], 3, dims, *arrays[k]);
-	bad |= H5Fclose(file) < 0;
+	int bad = h5_write_attr_string(file, "format", OBSGRID_FORMAT) ||
+		  h5_write_attr_string(file, "key", g->key) ||
+		  h5_write_attr_string(file, "inputs", g->inputs ? g->inputs : "") ||
+		  h5_write_attr_string(file, "version", AREPO_VERSION) ||
+		  write_attr_float(file, "d_bolic", g->d_bolic) ||
+		  write_attr_float(file, "d_ab", g->d_ab) || write_attr_float(file, "dT", g->dT) ||
+		  write_attr_float(file, "nu_ul_ghz", g->nu_ul_ghz) ||
+		  h5_write_attr_doubles(file, "molecular_weight", &g->molecular_weight, 1) ||
+		  write_floats(file, "rho", 1, &dims[0], g->rho) ||
+		  write_floats(file, "x_H2", 1, &dims[1], g->x) ||
+		  write_floats(file, "T", 1, &dims[2], g->T);
+	for (int k = 0; k < 8 && !bad; k++)
+		bad = write_floats(file, grid_names[k], 3, dims, *arrays[k]);
+	if (bad) {
+		h5_reason(why, sizeof why);
+		h5_discard(file);
+	} else {
+		bad = h5_close_output(file, why, sizeof why);
+	}
 	if (bad) {
 		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot write (disk full?)", path);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", path, why);
 	}
 	return atomic_commit(&out, err);
 }

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "cli.h"
 #include "clock.h"
 #include "h5util.h"
@@ -288,26 +289,43 @@ static void show_progress(double fraction)
 static int write_stages(const char *path, const struct observe_plan *p, const struct observe_stages *st,
 			struct arepo_err *err)
 {
-	hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-	if (file < 0)
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
+	struct atomic_output out;
+	int rc = atomic_begin(&out, path, err);
+	if (rc)
+		return rc;
+	char why[256];
+	hid_t file = H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+	if (file < 0) {
+		h5_reason(why, sizeof why);
+		atomic_abort(&out);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", path, why);
+	}
 	const struct { const char *name; const float *data; hsize_t dims[3]; } sets[] = {
 		{ "blurred_v_r", st->blurred_vr, { (hsize_t)p->R, (hsize_t)p->L, (hsize_t)p->A } },
 		{ "ppv_prebeam", st->ppv_prebeam, { (hsize_t)p->L, (hsize_t)p->A, (hsize_t)p->V } },
 		{ "ppv", st->ppv, { (hsize_t)p->L, (hsize_t)p->A, (hsize_t)p->V } },
 	};
 	int bad = 0;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 3 && !bad; i++) {
 		hid_t space = H5Screate_simple(3, sets[i].dims, NULL);
 		hid_t d = H5Dcreate2(file, sets[i].name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
 				     H5P_DEFAULT);
-		bad |= d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, sets[i].data) < 0;
-		if (d >= 0)
+		bad = d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, sets[i].data) < 0;
+		if (bad)
+			h5_reason(why, sizeof why);
+		else
 			H5Dclose(d);
 		H5Sclose(space);
 	}
-	bad |= H5Fclose(file) < 0;
-	return bad ? err_set(err, EXIT_RUNTIME, "%s: cannot write", path) : 0;
+	if (bad)
+		h5_discard(file);
+	else
+		bad = h5_close_output(file, why, sizeof why);
+	if (bad) {
+		atomic_abort(&out);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", path, why);
+	}
+	return atomic_commit(&out, err);
 }
 
 static int observe_file(const struct cli_common *cli, const struct options *opt,
@@ -428,6 +446,7 @@ int main(int argc, char **argv)
 	h5_quiet();
 
 	if (opt.build_grids) {
+		atomic_remove_stale_beside(opt.build_grids);
 		struct arepo_config cfg;
 		struct obsgrids g;
 		if (load_config(&cli, &opt, NULL, NULL, &cfg, &err) ||
@@ -437,6 +456,9 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	const char *tensor_path = argv[optind], *out_path = argv[optind + 1];
+	atomic_remove_stale_beside(out_path);
+	if (opt.stages)
+		atomic_remove_stale_beside(opt.stages);
 	if (!opt.force && access(out_path, F_OK) == 0) {
 		if (h5_file_has_format(out_path, OBSERVED_FORMAT)) {
 			log_info("%s exists; not rewritten (use --force)", out_path);
