@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,50 @@ static int check_piece(struct snapshot *snap, int k, hid_t file, uint64_t n, str
 	return 0;
 }
 
+/* Where a snapshot's pieces are and how they are named: its directory, stem,
+ * extension, piece number (-1 for a single file, 0 for piece 0 or a
+ * snapdir) and the first file to read. */
+static int locate(const char *path, char dir[PATH_MAX], char base[256], char ext[32], long *number,
+		  char first[PATH_MAX], struct arepo_err *err)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return err_set(err, EXIT_RUNTIME, "%s: %s", path, strerror(errno));
+	*number = -1;
+	if (S_ISDIR(st.st_mode)) {
+		int rc = find_piece_zero(path, base, 256, ext, 32, err);
+		if (rc)
+			return rc;
+		snprintf(dir, PATH_MAX, "%s", path);
+		*number = 0;
+		if (snprintf(first, PATH_MAX, "%s/%s.0%s", dir, base, ext) >= PATH_MAX)
+			return err_set(err, EXIT_USAGE, "%s: path too long", path);
+		return 0;
+	}
+	const char *name = base_name(path);
+	snprintf(dir, PATH_MAX, "%.*s", name == path ? 1 : (int)(name - path - 1),
+		 name == path ? "." : path);
+	if (split_piece_name(name, base, 256, number, ext, 32) != 0) {
+		const char *dot = strrchr(name, '.');
+		snprintf(base, 256, "%.*s", dot ? (int)(dot - name) : (int)strlen(name), name);
+		*number = -1;
+	}
+	snprintf(first, PATH_MAX, "%s", path);
+	return 0;
+}
+
+int snap_name(const char *path, char *name, size_t size, struct arepo_err *err)
+{
+	char dir[PATH_MAX], base[256], ext[32], first[PATH_MAX];
+	long number;
+	if (strlen(path) >= PATH_MAX - 32)
+		return err_set(err, EXIT_USAGE, "%s: path too long", path);
+	int rc = locate(path, dir, base, ext, &number, first, err);
+	if (!rc)
+		snprintf(name, size, "%s", base);
+	return rc;
+}
+
 int snap_open(struct snapshot *snap, const char *path, const struct arepo_config *cfg,
 	      struct arepo_err *err)
 {
@@ -257,43 +302,16 @@ int snap_open(struct snapshot *snap, const char *path, const struct arepo_config
 	snap->co_column = cfg->dataset_hyper.AREPO_CO_abundance_id;
 	snap->default_dust = cfg->dataset_hyper.default_dust_temperature;
 
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return err_set(err, EXIT_RUNTIME, "%s: %s", path, strerror(errno));
-
-	/* Where the pieces are and how they are named. */
-	char dir[PATH_MAX], base[256], ext[32];
-	long number = -1;
-	if (S_ISDIR(st.st_mode)) {
-		int rc = find_piece_zero(path, base, sizeof base, ext, sizeof ext, err);
-		if (rc)
-			return rc;
-		snprintf(dir, sizeof dir, "%s", path);
-		number = 0;
-	} else {
-		const char *name = base_name(path);
-		snprintf(dir, sizeof dir, "%.*s", name == path ? 1 : (int)(name - path - 1),
-			 name == path ? "." : path);
-		if (split_piece_name(name, base, sizeof base, &number, ext, sizeof ext) != 0) {
-			const char *dot = strrchr(name, '.');
-			snprintf(base, sizeof base, "%.*s", dot ? (int)(dot - name) : (int)strlen(name),
-				 name);
-			number = -1;
-		}
-	}
+	char dir[PATH_MAX], base[256], ext[32], first[PATH_MAX];
+	long number;
+	int rc = locate(path, dir, base, ext, &number, first, err);
+	if (rc)
+		return rc;
 	snprintf(snap->name, sizeof snap->name, "%s", base);
-
-	char first[PATH_MAX];
-	if (number >= 0 && S_ISDIR(st.st_mode)) {
-		if (snprintf(first, sizeof first, "%s/%s.0%s", dir, base, ext) >= (int)sizeof first)
-			return err_set(err, EXIT_USAGE, "%s: path too long", path);
-	} else
-		snprintf(first, sizeof first, "%s", path);
 
 	hid_t file = -1;
 	int64_t this_file[6];
-	int rc = open_hdf5(first, &file, err);
-	if (rc)
+	if ((rc = open_hdf5(first, &file, err)))
 		return rc;
 	rc = read_header(file, first, &snap->header, this_file, err);
 	H5Fclose(file);
@@ -634,4 +652,43 @@ int snap_read_chunk(struct snapshot *snap, const struct snap_chunk *c, unsigned 
 				     path);
 	}
 	return rc;
+}
+
+void snap_unphysical_init(struct snap_unphysical *u)
+{
+	memset(u, 0, sizeof *u);
+	u->first = UINT64_MAX;
+}
+
+void snap_check_physical(const struct snapshot *snap, const struct snap_chunk *c,
+			 const struct snap_raw *raw, struct snap_unphysical *u)
+{
+	for (uint64_t i = 0; i < raw->n; i++) {
+		const float d = raw->density[i], e = raw->internal_energy[i];
+		const float *v = raw->velocity + 3 * i;
+		/* Written so that NaN fails every test. */
+		const int bad_d = !(d >= 0 && d <= FLT_MAX), bad_e = !(e >= 0 && e <= FLT_MAX);
+		const int bad_v = !(isfinite(v[0]) && isfinite(v[1]) && isfinite(v[2]));
+		if (!bad_d && !bad_e && !bad_v)
+			continue;
+		u->density += (uint64_t)bad_d;
+		u->energy += (uint64_t)bad_e;
+		u->velocity += (uint64_t)bad_v;
+		u->cells++;
+		const uint64_t cell = c->first_cell + i;
+		if (cell >= u->first)
+			continue;
+		u->first = cell;
+		const char *file = snap->pieces[c->piece].path;
+		if (bad_d)
+			snprintf(u->first_what, sizeof u->first_what, "cell %llu of %s: Density %g",
+				 (unsigned long long)(c->offset + i), file, (double)d);
+		else if (bad_e)
+			snprintf(u->first_what, sizeof u->first_what, "cell %llu of %s: InternalEnergy %g",
+				 (unsigned long long)(c->offset + i), file, (double)e);
+		else
+			snprintf(u->first_what, sizeof u->first_what,
+				 "cell %llu of %s: Velocities (%g, %g, %g)", (unsigned long long)(c->offset + i),
+				 file, (double)v[0], (double)v[1], (double)v[2]);
+	}
 }
