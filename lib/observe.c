@@ -288,12 +288,18 @@ int observe_plan_init(struct observe_plan *p, const struct arepo_config *cfg,
 	if (p->blur_inputs) {
 		const int64_t K[3] = { p->kr, p->kl, p->ka };
 		float *g[3];
-		for (int a = 0; a < 3; a++) {
+		for (int a = 0; a < 3; a++)
 			g[a] = malloc((size_t)K[a] * sizeof(float));
-			gaussian_taps(K[a], (float)((double)K[a] * o->in_blur_sigma), g[a]);
-		}
 		const int64_t n = p->kr * p->kl * p->ka;
 		p->in_weight = malloc((size_t)n * sizeof(float));
+		if (!g[0] || !g[1] || !g[2] || !p->in_weight) {
+			for (int a = 0; a < 3; a++)
+				free(g[a]);
+			observe_plan_free(p);
+			return err_set(err, EXIT_RUNTIME, "out of memory for the input blur");
+		}
+		for (int a = 0; a < 3; a++)
+			gaussian_taps(K[a], (float)((double)K[a] * o->in_blur_sigma), g[a]);
 		for (int64_t i = 0; i < p->kr; i++)
 			for (int64_t j = 0; j < p->kl; j++)
 				for (int64_t k = 0; k < p->ka; k++)
@@ -316,9 +322,15 @@ int observe_plan_init(struct observe_plan *p, const struct arepo_config *cfg,
 		p->bl = beam_size(s_lon, L);
 		p->ba = beam_size(s_lat, A);
 		float *gl = malloc((size_t)p->bl * sizeof(float)), *ga = malloc((size_t)p->ba * sizeof(float));
+		p->beam_weight = malloc((size_t)(p->bl * p->ba) * sizeof(float));
+		if (!gl || !ga || !p->beam_weight) {
+			free(gl);
+			free(ga);
+			observe_plan_free(p);
+			return err_set(err, EXIT_RUNTIME, "out of memory for the beam");
+		}
 		gaussian_taps(p->bl, s_lon, gl);
 		gaussian_taps(p->ba, s_lat, ga);
-		p->beam_weight = malloc((size_t)(p->bl * p->ba) * sizeof(float));
 		for (int64_t i = 0; i < p->bl; i++)
 			for (int64_t j = 0; j < p->ba; j++)
 				p->beam_weight[i * p->ba + j] = gl[i] * ga[j];
@@ -355,6 +367,11 @@ int observe_plan_init(struct observe_plan *p, const struct arepo_config *cfg,
 	p->nu_fine = malloc((size_t)p->F * sizeof(float));
 	p->background = malloc((size_t)p->V * sizeof(float));
 	p->trj_denominator = malloc((size_t)p->V * sizeof(float));
+	if (!p->nu || !p->nu_edges || !p->nu_fine || !p->background || !p->trj_denominator) {
+		observe_plan_free(p);
+		return err_set(err, EXIT_RUNTIME, "out of memory for %lld velocity channels",
+			       (long long)p->V);
+	}
 	if (grids) {
 		p->nu_ul = grids->nu_ul_ghz * 1e9f * (float)(1. / u.time);
 		const float mol = (float)grids->molecular_weight;

@@ -64,11 +64,12 @@ static int read_whole_file(const char *path, char **data, size_t *size, struct a
 		if (got == 0)
 			break;
 	}
-	int bad = !buf || ferror(f);
+	int bad = !buf || ferror(f), saved = buf ? errno : ENOMEM;
 	fclose(f);
 	if (bad) {
 		free(buf);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot read the molecular data file", path);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot read the molecular data file: %s", path,
+			       strerror(saved));
 	}
 	buf[n] = '\0';
 	*data = buf;
@@ -1180,7 +1181,9 @@ static int read_floats(hid_t file, const char *name, float *data)
 	if (d < 0)
 		return -1;
 	int bad = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
-	bad |= H5Dclose(d) < 0;
+	hid_t failure = h5_error_aside(bad);
+	H5Dclose(d);
+	h5_error_back(failure);
 	return bad ? -1 : 0;
 }
 
@@ -1244,7 +1247,9 @@ int obsgrid_load(const char *path, const char *want_key, struct obsgrids *g,
 	for (int k = 0; k < 8 && !bad; k++)
 		bad = read_floats(file, grid_names[k], *arrays[k]);
 	if (bad) {
-		err_set(err, EXIT_BADDATA, "%s: cannot read the grids (damaged file?)", path);
+		char why[256];
+		err_set(err, EXIT_BADDATA, "%s: cannot read the grids (damaged file?): %s", path,
+			h5_reason(why, sizeof why));
 		goto out;
 	}
 	g->d_bolic = (float)v[0];

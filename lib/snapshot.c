@@ -88,8 +88,11 @@ static int read_header(hid_t file, const char *path, struct snap_header *h, int6
 	if (H5Lexists(file, "Header", H5P_DEFAULT) <= 0)
 		return err_set(err, EXIT_BADDATA, "%s: no Header group: not an AREPO snapshot", path);
 	hid_t g = H5Gopen2(file, "Header", H5P_DEFAULT);
-	if (g < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot open Header", path);
+	if (g < 0) {
+		char why[256];
+		return err_set(err, EXIT_BADDATA, "%s: cannot open Header: %s", path,
+			       h5_reason(why, sizeof why));
+	}
 	int64_t num_files = 0, total[6], high[6] = { 0 };
 	struct {
 		const char *name;
@@ -479,8 +482,12 @@ static int grow(struct snap_raw *raw, uint64_t n, int scratch_cols)
 		ok &= (*arrays[i] = malloc(n * sizeof(float))) != NULL;
 	raw->scratch = malloc(n * (size_t)scratch_cols * sizeof(double));
 	ok &= raw->scratch != NULL;
+	if (!ok) {
+		snap_raw_free(raw);
+		return -1;
+	}
 	raw->capacity = n;
-	return ok ? 0 : -1;
+	return 0;
 }
 
 void snap_raw_free(struct snap_raw *raw)
@@ -507,21 +514,27 @@ static int read_hyperslab(const struct snapshot *snap, const char *name, const s
 	snprintf(full, sizeof full, GAS "/%s", name);
 	const char *path = snap->pieces[c->piece].path;
 	hid_t dset = H5Dopen2(snap->file, full, H5P_DEFAULT);
-	if (dset < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot open %s", path, full);
+	if (dset < 0) {
+		char why[256];
+		return err_set(err, EXIT_BADDATA, "%s: cannot open %s: %s", path, full,
+			       h5_reason(why, sizeof why));
+	}
 	hid_t fspace = H5Dget_space(dset);
 	hsize_t start[2] = { c->offset, 0 }, count[2] = { c->count, (hsize_t)cols };
 	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
 	hsize_t mcount = c->count * (hsize_t)cols;
 	hid_t mspace = H5Screate_simple(1, &mcount, NULL);
 	herr_t status = H5Dread(dset, memtype, mspace, fspace, H5P_DEFAULT, buf);
+	char why[256] = "";
+	if (status < 0)
+		h5_reason(why, sizeof why);
 	H5Sclose(mspace);
 	H5Sclose(fspace);
 	H5Dclose(dset);
 	if (status < 0)
 		return err_set(err, EXIT_BADDATA, "%s: cannot read %s cells %llu..%llu (truncated or "
-			       "damaged file?)", path, full, (unsigned long long)c->offset,
-			       (unsigned long long)(c->offset + c->count - 1));
+			       "damaged file?): %s", path, full, (unsigned long long)c->offset,
+			       (unsigned long long)(c->offset + c->count - 1), why);
 	return 0;
 }
 
@@ -539,8 +552,11 @@ static int read_floats(const struct snapshot *snap, const char *name, const stru
 	char full[128];
 	snprintf(full, sizeof full, GAS "/%s", name);
 	hid_t dset = H5Dopen2(snap->file, full, H5P_DEFAULT);
-	if (dset < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot open %s", snap->pieces[c->piece].path, full);
+	if (dset < 0) {
+		char why[256];
+		return err_set(err, EXIT_BADDATA, "%s: cannot open %s: %s", snap->pieces[c->piece].path,
+			       full, h5_reason(why, sizeof why));
+	}
 	hid_t type = H5Dget_type(dset);
 	int single = H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == 4;
 	H5Tclose(type);

@@ -181,11 +181,14 @@ int tensor_read_lon(struct tensor_reader *t, int64_t l0, int64_t l1, float *out,
 	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
 	hid_t mspace = H5Screate_simple(4, count, NULL);
 	herr_t rc = H5Dread(t->dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, out);
+	char why[256] = "";
+	if (rc < 0)
+		h5_reason(why, sizeof why);
 	H5Sclose(mspace);
 	H5Sclose(fspace);
 	if (rc < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot read \"physical\" (truncated or damaged)",
-			       t->path);
+		return err_set(err, EXIT_BADDATA, "%s: cannot read \"physical\" (truncated or "
+			       "damaged): %s", t->path, why);
 	return 0;
 }
 

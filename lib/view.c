@@ -326,11 +326,14 @@ static int read_matrix(hid_t file, const char *path, const char *name, int cols,
 	hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
 	int bad = dset < 0 || (*n > 0 && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
 						 H5P_DEFAULT, *data) < 0);
+	char why[256] = "";
+	if (bad)
+		h5_reason(why, sizeof why);
 	if (dset >= 0)
 		H5Dclose(dset);
 	if (bad)
-		return err_set(err, EXIT_BADDATA, "%s: cannot read %s (truncated or damaged?)", path,
-			       name);
+		return err_set(err, EXIT_BADDATA, "%s: cannot read %s (truncated or damaged?): %s", path,
+			       name, why);
 	return 0;
 }
 

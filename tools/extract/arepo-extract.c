@@ -67,9 +67,13 @@ struct options {
 /* What every rank of a communicator may spend: the least of the ranks'. */
 struct budget {
 	size_t memory;      /* bytes */
-	long files;         /* open files for views being written */
+	long files;         /* open files for views being written (< 1: none) */
+	long file_limit;    /* ulimit -n, raised to the hard limit */
 	int memory_given;   /* --max-memory (else derived from the machine) */
 };
+
+/* Open files kept for HDF5, MPI, the snapshot and the standard streams. */
+#define FILES_KEPT 16
 
 struct totals {
 	double bytes_read, seconds_read, cells_read;
@@ -142,10 +146,11 @@ static size_t default_memory(int ranks_here)
 }
 
 /* Open files left for views: the soft limit raised to the hard one, less
- * what is open and a reserve for HDF5, MPI and the snapshot. */
-static long files_left(void)
+ * what is open and FILES_KEPT. */
+static long files_left(long *limit)
 {
 	struct rlimit rl;
+	*limit = 1024;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return 64;
 	if (rl.rlim_cur < rl.rlim_max) {
@@ -155,11 +160,11 @@ static long files_left(void)
 		if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
 			rl = raised;
 	}
+	*limit = rl.rlim_cur == RLIM_INFINITY ? (1L << 20) : (long)rl.rlim_cur;
 	long open_now = 0;
-	for (int fd = 0; fd < 1024; fd++)
+	for (int fd = 0; fd < 4096 && fd < *limit; fd++)
 		open_now += fcntl(fd, F_GETFD) != -1;
-	long left = (long)rl.rlim_cur - open_now - 64;
-	return left > 0 ? left : 0;
+	return *limit - open_now - FILES_KEPT;
 }
 
 static void make_budget(const struct options *o, struct budget *b)
@@ -172,11 +177,13 @@ static void make_budget(const struct options *o, struct budget *b)
 		MPI_Comm_free(&node);
 	}
 	unsigned long long memory = o->max_memory ? o->max_memory : default_memory(here);
-	long files = files_left();
+	long limit, files = files_left(&limit);
 	MPI_Allreduce(MPI_IN_PLACE, &memory, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
 	MPI_Allreduce(MPI_IN_PLACE, &files, 1, MPI_LONG, MPI_MIN, MPI_COMM_WORLD);
+	MPI_Allreduce(MPI_IN_PLACE, &limit, 1, MPI_LONG, MPI_MIN, MPI_COMM_WORLD);
 	b->memory = (size_t)memory;
 	b->files = files;
+	b->file_limit = limit;
 	b->memory_given = o->max_memory != 0;
 }
 
@@ -424,8 +431,9 @@ static int size_passes(struct job *j, const struct budget *bud, struct arepo_err
 			       (double)bud->memory / 1048576,
 			       bud->memory_given ? "" : " (give --max-memory, or a lower --chunk-mb)");
 	if (bud->files < 1)
-		return err_set(err, EXIT_RUNTIME, "%s: no open file left for a view being written "
-			       "(ulimit -n); at least %ld more needed", j->snap.path, 1 - bud->files);
+		return err_set(err, EXIT_RUNTIME, "%s: no open file left for a view being written: "
+			       "ulimit -n is %ld and at least %ld are needed", j->snap.path,
+			       bud->file_limit, bud->file_limit - bud->files + 1);
 	j->avail = bud->memory - fixed;
 	j->max_writing = bud->files;
 	j->max_views = j->avail / j->per_view;
@@ -499,9 +507,9 @@ static int do_snapshot(MPI_Comm comm, const char *path, const struct arepo_confi
 		if (count == 0)
 			continue; /* the rest exists */
 		if (++passes == 2 && j->me == 0)
-			log_warn("%s: its views do not fit at once (%zu at most: --max-memory %.0f MiB, "
-				 "%ld open files); reading it once per %zu views", path, count,
-				 (double)bud->memory / 1048576, bud->files, count);
+			log_warn("%s: its views do not all fit at once in --max-memory %.0f MiB and %ld "
+				 "open files (ulimit -n %ld): the snapshot is read once per %zu views",
+				 path, (double)bud->memory / 1048576, bud->files, bud->file_limit, count);
 		if (j->me == 0)
 			log_info("%s: pass %ld, %zu views from view_%lld on", path, passes, count,
 				 (long long)views[0]);

@@ -328,6 +328,17 @@ static int write_stages(const char *path, const struct observe_plan *p, const st
 	return atomic_commit(&out, err);
 }
 
+/* The observation's own errors (memory, the plan) name the tensor. */
+static int about(const char *path, int rc, struct arepo_err *err)
+{
+	if (rc && strncmp(err->msg, path, strlen(path)) != 0) {
+		char msg[sizeof err->msg];
+		snprintf(msg, sizeof msg, "%s", err->msg);
+		err_set(err, rc, "%s: %.900s", path, msg);
+	}
+	return rc;
+}
+
 static int observe_file(const struct cli_common *cli, const struct options *opt,
 			const char *tensor_path, const char *out_path, struct arepo_err *err)
 {
@@ -360,8 +371,9 @@ static int observe_file(const struct cli_common *cli, const struct options *opt,
 			goto done;
 		have_grids = 1;
 	}
-	if ((rc = observe_plan_init(&plan, &cfg, mode, t.r_steps, t.lon_steps, t.lat_steps,
-				    have_grids ? &grids : NULL, err)))
+	if ((rc = about(tensor_path, observe_plan_init(&plan, &cfg, mode, t.r_steps, t.lon_steps,
+						      t.lat_steps, have_grids ? &grids : NULL, err),
+			err)))
 		goto done;
 	const size_t L = (size_t)plan.L, V = (size_t)plan.V, cube = L * (size_t)plan.A * V;
 	out.observed = malloc(L * V * sizeof(float));
@@ -373,13 +385,14 @@ static int observe_file(const struct cli_common *cli, const struct options *opt,
 	}
 	if (!out.observed || !out.columnized ||
 	    (opt->stages && (!stages.blurred_vr || !stages.ppv_prebeam || !stages.ppv))) {
-		rc = err_set(err, EXIT_RUNTIME, "out of memory");
+		rc = err_set(err, EXIT_RUNTIME, "%s: out of memory for the observed pair (%lld x %lld "
+			     "lon x v)", tensor_path, (long long)L, (long long)V);
 		goto done;
 	}
 	struct observe_stats st;
-	if ((rc = observe_run(&plan, read_block, &t, opt->threads, opt->lon_block,
-			      opt->stages ? &stages : NULL, &out, &st,
-			      opt->progress ? show_progress : NULL, err)))
+	if ((rc = about(tensor_path, observe_run(&plan, read_block, &t, opt->threads, opt->lon_block,
+						opt->stages ? &stages : NULL, &out, &st,
+						opt->progress ? show_progress : NULL, err), err)))
 		goto done;
 	if (opt->stages && (rc = write_stages(opt->stages, &plan, &stages, err)))
 		goto done;
