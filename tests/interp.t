@@ -35,6 +35,10 @@ ok "a view of the synthetic galaxy holds cells ($(cat cells.txt))" test "$(cat c
 arepo-interp --backend brute galaxy.h5 galaxy.brute.h5
 arepo-interp --stats -j 2 galaxy.h5 galaxy.h5.t >stats.txt
 ok "galaxy view: k-d tree equals brute force" same_tensor galaxy.h5.t galaxy.brute.h5
+mkdir j1 j3
+arepo-interp -j 1 galaxy.h5 j1/t.h5
+arepo-interp -j 3 --max-memory 1K galaxy.h5 j3/t.h5
+ok "1 thread, and 3 threads with one r step per slab, write the same bytes" cmp j1/t.h5 j3/t.h5
 if [ -n "$PYTHON" ]; then
 	ok "galaxy view: matches the NumPy reference" "$PYTHON" "$TOP/tests/lib/interp_reference.py" galaxy.h5 galaxy.h5.t
 	ok "the tensor is (6, 32, 32, 8) float32, chunked one r-slab per chunk" "$PYTHON" -c "
