@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -138,6 +139,40 @@ int h5_close_output(hid_t file, char *why, size_t size)
 		return -1;
 	}
 	return 0;
+}
+
+hid_t h5_create_output(struct atomic_output *out, const char *path, struct arepo_err *err)
+{
+	if (atomic_begin(out, path, err))
+		return -1;
+	h5_quiet();
+	hid_t file = H5Fcreate(out->temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+	if (file < 0) {
+		char why[256];
+		h5_reason(why, sizeof why);
+		atomic_abort(out);
+		err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", path, why);
+	}
+	return file;
+}
+
+int h5_fail_output(struct atomic_output *out, hid_t file, const char *what, struct arepo_err *err)
+{
+	char why[256];
+	h5_reason(why, sizeof why);
+	h5_discard(file);
+	atomic_abort(out);
+	return err_set(err, EXIT_RUNTIME, "%s: %s: %s", out->target, what, why);
+}
+
+int h5_commit_output(struct atomic_output *out, hid_t file, struct arepo_err *err)
+{
+	char why[256];
+	if (h5_close_output(file, why, sizeof why)) {
+		atomic_abort(out);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", out->target, why);
+	}
+	return atomic_commit(out, err);
 }
 
 static void shutdown_at_exit(void)

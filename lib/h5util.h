@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct arepo_err;
+struct atomic_output;
+
 /* Turns off HDF5's automatic error printing: tools report errors themselves,
  * in one line. */
 void h5_quiet(void);
@@ -29,6 +32,15 @@ const char *h5_reason(char *buf, size_t size);
  * h5_error_back puts it back after the clean-up, for h5_reason. */
 hid_t h5_error_aside(int failed);
 void h5_error_back(hid_t stack);
+
+/* An HDF5 output written atomically (atomic.h): created under its
+ * temporary name, then committed, or failed and removed. Each returns 0 or
+ * an exit status with err set ("PATH: what: reason") and nothing left. */
+hid_t h5_create_output(struct atomic_output *out, const char *path, struct arepo_err *err);
+/* Right after a failed HDF5 call on file: discards it, with the reason. */
+int h5_fail_output(struct atomic_output *out, hid_t file, const char *what, struct arepo_err *err);
+/* Flushes, closes (every object open in file) and renames into place. */
+int h5_commit_output(struct atomic_output *out, hid_t file, struct arepo_err *err);
 
 /* Closes a file being written and every object open in it. Flushes first:
  * if that fails, the file is discarded. Returns 0, or -1 with the reason
@@ -62,7 +74,6 @@ int h5_file_has_format(const char *path, const char *format);
 
 /* Opens path read-only; errors say "not an HDF5 file" or "cannot open as
  * HDF5 (truncated or damaged)" (3), or that it cannot be read (1). */
-struct arepo_err;
 int h5_open_checked(const char *path, hid_t *file, struct arepo_err *err);
 
 /* A creation property list (dataset or group) that records no modification

@@ -27,17 +27,9 @@ int observed_write(const char *path, const struct view_meta *meta, const struct 
 		   const float *observed, const float *columnized, struct arepo_err *err)
 {
 	struct atomic_output out;
-	int rc = atomic_begin(&out, path, err);
-	if (rc)
-		return rc;
-	h5_quiet();
-	char why[256];
-	hid_t file = H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-	if (file < 0) {
-		h5_reason(why, sizeof why);
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", path, why);
-	}
+	hid_t file = h5_create_output(&out, path, err);
+	if (file < 0)
+		return err->code;
 	const struct view_geometry *g = &meta->geometry;
 	const hsize_t odims[3] = { (hsize_t)info->n_lines, (hsize_t)g->lon_steps, (hsize_t)info->v_steps };
 	const hsize_t cdims[3] = { 1, (hsize_t)(info->r_crop_max - info->r_crop_min),
@@ -57,15 +49,5 @@ int observed_write(const char *path, const struct view_meta *meta, const struct 
 		  h5_write_attr_doubles(file, "v_range_km_s", v, 2) ||
 		  h5_write_attr_int64s(file, "v_steps", &info->v_steps, 1) ||
 		  h5_write_attr_int64s(file, "r_crop", crop, 2);
-	if (bad) {
-		h5_reason(why, sizeof why);
-		h5_discard(file);
-	} else {
-		bad = h5_close_output(file, why, sizeof why);
-	}
-	if (bad) {
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", path, why);
-	}
-	return atomic_commit(&out, err);
+	return bad ? h5_fail_output(&out, file, "cannot write", err) : h5_commit_output(&out, file, err);
 }

@@ -1135,17 +1135,9 @@ static int write_attr_float(hid_t loc, const char *name, float v)
 int obsgrid_save(const struct obsgrids *g, const char *path, struct arepo_err *err)
 {
 	struct atomic_output out;
-	int rc = atomic_begin(&out, path, err);
-	if (rc)
-		return rc;
-	h5_quiet();
-	char why[256];
-	hid_t file = H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-	if (file < 0) {
-		h5_reason(why, sizeof why);
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", path, why);
-	}
+	hid_t file = h5_create_output(&out, path, err);
+	if (file < 0)
+		return err->code;
 	hsize_t dims[3] = { (hsize_t)g->n_rho, (hsize_t)g->n_x, (hsize_t)g->n_T };
 	float **arrays[8];
 	grid_arrays((struct obsgrids *)g, arrays);
@@ -1162,17 +1154,7 @@ int obsgrid_save(const struct obsgrids *g, const char *path, struct arepo_err *e
 		  write_floats(file, "T", 1, &dims[2], g->T);
 	for (int k = 0; k < 8 && !bad; k++)
 		bad = write_floats(file, grid_names[k], 3, dims, *arrays[k]);
-	if (bad) {
-		h5_reason(why, sizeof why);
-		h5_discard(file);
-	} else {
-		bad = h5_close_output(file, why, sizeof why);
-	}
-	if (bad) {
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", path, why);
-	}
-	return atomic_commit(&out, err);
+	return bad ? h5_fail_output(&out, file, "cannot write", err) : h5_commit_output(&out, file, err);
 }
 
 static int read_floats(hid_t file, const char *name, float *data)

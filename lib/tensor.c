@@ -12,10 +12,8 @@
 /* A write failed: the file is discarded, the error says why. */
 static int writer_fail(struct tensor_writer *w, const char *what, struct arepo_err *err)
 {
-	char why[256];
-	h5_reason(why, sizeof why);
-	err_set(err, EXIT_RUNTIME, "%s: %s: %s", w->out.target, what, why);
-	tensor_abort(w);
+	h5_fail_output(&w->out, w->file, what, err);
+	w->dset = w->file = -1;
 	return EXIT_RUNTIME;
 }
 
@@ -28,13 +26,8 @@ int tensor_create(struct tensor_writer *w, const char *path, const struct view_m
 	w->r_steps = g->r_steps;
 	w->lon_steps = g->lon_steps;
 	w->lat_steps = g->lat_steps;
-	int rc = atomic_begin(&w->out, path, err);
-	if (rc)
-		return rc;
-	h5_quiet();
-	w->file = H5Fcreate(w->out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-	if (w->file < 0)
-		return writer_fail(w, "cannot create", err);
+	if ((w->file = h5_create_output(&w->out, path, err)) < 0)
+		return err->code;
 	hsize_t dims[4] = { VIEW_CHANNELS, (hsize_t)g->r_steps, (hsize_t)g->lon_steps,
 			    (hsize_t)g->lat_steps };
 	hsize_t chunk[4] = { VIEW_CHANNELS, 1, (hsize_t)g->lon_steps, (hsize_t)g->lat_steps };
@@ -113,14 +106,9 @@ int tensor_fail(struct tensor_writer *w, const char *what, struct arepo_err *err
 
 int tensor_commit(struct tensor_writer *w, struct arepo_err *err)
 {
-	char why[256];
-	int bad = h5_close_output(w->file, why, sizeof why);
+	hid_t file = w->file;
 	w->dset = w->file = -1;
-	if (bad) {
-		atomic_abort(&w->out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot close: %s", w->out.target, why);
-	}
-	return atomic_commit(&w->out, err);
+	return h5_commit_output(&w->out, file, err);
 }
 
 void tensor_abort(struct tensor_writer *w)

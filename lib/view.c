@@ -203,10 +203,9 @@ static void stream_free(struct view_stream *s)
 /* A write failed: the file is discarded, the error says why. */
 static int stream_fail(struct view_stream *s, const char *what, struct arepo_err *err)
 {
-	char why[256];
-	h5_reason(why, sizeof why);
-	err_set(err, EXIT_RUNTIME, "%s: %s: %s", s->out.target, what, why);
-	view_stream_abort(s);
+	stream_free(s);
+	h5_fail_output(&s->out, s->file, what, err);
+	s->file = s->position = s->value = s->radius = -1;
 	return EXIT_RUNTIME;
 }
 
@@ -215,13 +214,8 @@ int view_stream_begin(struct view_stream *s, const char *path, const struct view
 {
 	memset(s, 0, sizeof *s);
 	s->file = s->position = s->value = s->radius = -1;
-	int rc = atomic_begin(&s->out, path, err);
-	if (rc)
-		return rc;
-	h5_quiet();
-	s->file = H5Fcreate(s->out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-	if (s->file < 0)
-		return stream_fail(s, "cannot create", err);
+	if ((s->file = h5_create_output(&s->out, path, err)) < 0)
+		return err->code;
 	if (h5_write_attr_string(s->file, "format", VIEW_FORMAT) ||
 	    h5_write_attr_string(s->file, "tool", log_tool_name()) ||
 	    h5_write_attr_string(s->file, "version", AREPO_VERSION) || view_meta_write(s->file, meta) ||
@@ -275,14 +269,9 @@ int view_stream_commit(struct view_stream *s, struct arepo_err *err)
 	if (held && write_cells(s, held, s->tail_position, s->tail_value, s->tail_radius))
 		return stream_fail(s, "write failed", err);
 	stream_free(s);
-	char why[256];
-	int bad = h5_close_output(s->file, why, sizeof why);
+	hid_t file = s->file;
 	s->file = s->position = s->value = s->radius = -1;
-	if (bad) {
-		atomic_abort(&s->out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot close: %s", s->out.target, why);
-	}
-	return atomic_commit(&s->out, err);
+	return h5_commit_output(&s->out, file, err);
 }
 
 void view_stream_abort(struct view_stream *s)

@@ -37,6 +37,18 @@ static int read_back(const char *path, char *buf, size_t size)
 	return 0;
 }
 
+/* The name of a planted temporary (fmt with the host, if it has %s, and
+ * the owner's pid) and its path in dir. */
+static void case_path(const char *dir, const char *fmt, const char *host, long owner, char *name,
+		      size_t namesize, char *path, size_t pathsize)
+{
+	if (strstr(fmt, "%s"))
+		snprintf(name, namesize, fmt, host, owner);
+	else
+		snprintf(name, namesize, fmt, owner);
+	snprintf(path, pathsize, "%s/%s", dir, name);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -146,12 +158,8 @@ int main(void)
 	};
 	int lock_fd = -1;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		long owner = i == 1 ? (long)getppid() : (long)pid;
-		if (strstr(cases[i].fmt, "%s"))
-			snprintf(name, sizeof name, cases[i].fmt, host, owner);
-		else
-			snprintf(name, sizeof name, cases[i].fmt, owner);
-		snprintf(path, sizeof path, "%s/%s", sdir, name);
+		case_path(sdir, cases[i].fmt, host, i == 1 ? (long)getppid() : (long)pid, name,
+			  sizeof name, path, sizeof path);
 		if (i == 6) {
 			mkdir(path, 0777);
 			snprintf(path + strlen(path), sizeof path - strlen(path), "/piece.0");
@@ -180,12 +188,8 @@ int main(void)
 		return 1;
 	is_int(atomic_remove_stale(sdir), 2, "atomic_remove_stale removes two stale temporaries");
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		long owner = i == 1 ? (long)getppid() : (long)pid;
-		if (strstr(cases[i].fmt, "%s"))
-			snprintf(name, sizeof name, cases[i].fmt, host, owner);
-		else
-			snprintf(name, sizeof name, cases[i].fmt, owner);
-		snprintf(path, sizeof path, "%s/%s", sdir, name);
+		case_path(sdir, cases[i].fmt, host, i == 1 ? (long)getppid() : (long)pid, name,
+			  sizeof name, path, sizeof path);
 		is_int(access(path, F_OK) == 0, cases[i].kept, "%s (%s)", cases[i].why, name);
 	}
 	kill(holder, SIGKILL);

@@ -290,16 +290,9 @@ static int write_stages(const char *path, const struct observe_plan *p, const st
 			struct arepo_err *err)
 {
 	struct atomic_output out;
-	int rc = atomic_begin(&out, path, err);
-	if (rc)
-		return rc;
-	char why[256];
-	hid_t file = H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-	if (file < 0) {
-		h5_reason(why, sizeof why);
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", path, why);
-	}
+	hid_t file = h5_create_output(&out, path, err);
+	if (file < 0)
+		return err->code;
 	const struct { const char *name; const float *data; hsize_t dims[3]; } sets[] = {
 		{ "blurred_v_r", st->blurred_vr, { (hsize_t)p->R, (hsize_t)p->L, (hsize_t)p->A } },
 		{ "ppv_prebeam", st->ppv_prebeam, { (hsize_t)p->L, (hsize_t)p->A, (hsize_t)p->V } },
@@ -311,21 +304,13 @@ static int write_stages(const char *path, const struct observe_plan *p, const st
 		hid_t d = H5Dcreate2(file, sets[i].name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
 				     H5P_DEFAULT);
 		bad = d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, sets[i].data) < 0;
-		if (bad)
-			h5_reason(why, sizeof why);
-		else
+		hid_t failure = h5_error_aside(bad);
+		if (!bad)
 			H5Dclose(d);
 		H5Sclose(space);
+		h5_error_back(failure);
 	}
-	if (bad)
-		h5_discard(file);
-	else
-		bad = h5_close_output(file, why, sizeof why);
-	if (bad) {
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", path, why);
-	}
-	return atomic_commit(&out, err);
+	return bad ? h5_fail_output(&out, file, "cannot write", err) : h5_commit_output(&out, file, err);
 }
 
 /* The observation's own errors (memory, the plan) name the tensor. */
