@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "h5util.h"
+
 void cli_init(struct cli_common *cli, const char *argv0, const char *usage)
 {
 	log_init(argv0);
+	h5_own_shutdown();
 	cli->config_path = NULL;
 	cli->sets = NULL;
 	cli->nsets = 0;

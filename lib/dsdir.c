@@ -577,7 +577,7 @@ void dsdir_journal_free(struct dsdir_journal *j)
 
 int dsdir_remove_temporaries(const char *dir)
 {
-	int removed = atomic_remove_stale(dir, 1);
+	int removed = atomic_remove_temporaries(dir);
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char path[PATH_MAX];
@@ -586,7 +586,7 @@ int dsdir_remove_temporaries(const char *dir)
 		if (e->d_name[0] == '.' || join(path, sizeof path, dir, e->d_name) || lstat(path, &st) != 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
-		removed += atomic_remove_stale(path, 1);
+		removed += atomic_remove_temporaries(path);
 		/* Copies in progress of earlier versions of arepo-merge: NAME.h5.part. */
 		DIR *sub = opendir(path);
 		struct dirent *f;

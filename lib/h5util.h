@@ -6,9 +6,51 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct arepo_err;
+struct atomic_output;
+
 /* Turns off HDF5's automatic error printing: tools report errors themselves,
  * in one line. */
 void h5_quiet(void);
+
+/* Puts HDF5's shutdown in the tool's hands; called by cli_init, before any
+ * HDF5 call. At exit, files still open for writing are flushed or, when
+ * that fails, discarded (h5_discard), and the library is closed only if no
+ * file failed to close: HDF5 1.10 leaves such a file half-freed, and its own
+ * shutdown would crash on it. */
+void h5_own_shutdown(void);
+
+/* Why the last HDF5 call failed, for a message: the system's error text when
+ * HDF5 recorded an errno (ENOSPC: "No space left on device"), else HDF5's
+ * innermost description, else "unknown HDF5 error". Must be called before any
+ * other HDF5 call, which clears the error stack. Returns buf, and leaves the
+ * errno found in errno (0 if none). */
+const char *h5_reason(char *buf, size_t size);
+
+/* Clean-up after a failed call would clear HDF5's error stack (every API
+ * call does): h5_error_aside(failed) sets it aside when failed, and
+ * h5_error_back puts it back after the clean-up, for h5_reason. */
+hid_t h5_error_aside(int failed);
+void h5_error_back(hid_t stack);
+
+/* An HDF5 output written atomically (atomic.h): created under its
+ * temporary name, then committed, or failed and removed. Each returns 0 or
+ * an exit status with err set ("PATH: what: reason") and nothing left. */
+hid_t h5_create_output(struct atomic_output *out, const char *path, struct arepo_err *err);
+/* Right after a failed HDF5 call on file: discards it, with the reason. */
+int h5_fail_output(struct atomic_output *out, hid_t file, const char *what, struct arepo_err *err);
+/* Flushes, closes (every object open in file) and renames into place. */
+int h5_commit_output(struct atomic_output *out, hid_t file, struct arepo_err *err);
+
+/* Closes a file being written and every object open in it. Flushes first:
+ * if that fails, the file is discarded. Returns 0, or -1 with the reason
+ * (h5_reason) in why. */
+int h5_close_output(hid_t file, char *why, size_t size);
+/* Closes a file being written after a failure, without writing anything
+ * more to its disk: what HDF5 still holds for it goes to an anonymous file
+ * in memory, so that closing cannot fail on a full disk. Closes every object
+ * open in the file. */
+void h5_discard(hid_t file);
 
 /* Reads a numeric attribute of exactly n elements, converted.
  * Returns 0, or -1 if it is absent, -2 if it has another number of elements
@@ -32,7 +74,6 @@ int h5_file_has_format(const char *path, const char *format);
 
 /* Opens path read-only; errors say "not an HDF5 file" or "cannot open as
  * HDF5 (truncated or damaged)" (3), or that it cannot be read (1). */
-struct arepo_err;
 int h5_open_checked(const char *path, hid_t *file, struct arepo_err *err);
 
 /* A creation property list (dataset or group) that records no modification

@@ -303,7 +303,8 @@ static int resample_on_cpu(struct job *job, struct interp_stats *st, struct slab
 	int rc = 0;
 	struct worker *workers = calloc((size_t)st->threads, sizeof *workers);
 	if (!workers)
-		return err_set(sink->err, EXIT_RUNTIME, "out of memory");
+		return err_set(sink->err, EXIT_RUNTIME, "%s: out of memory for %d threads",
+			       sink->source, st->threads);
 	for (int64_t r0 = 0; r0 < g->r_steps && !rc; r0 += slab_r) {
 		job->r0 = r0;
 		job->nr = g->r_steps - r0 < slab_r ? g->r_steps - r0 : slab_r;
@@ -401,8 +402,8 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 	double t0 = monotonic_seconds();
 	if (backend != INTERP_BRUTE && kd_build_threads(&tree, v->position, (uint32_t)v->n, cpus)) {
 		grid_free(&grid);
-		return err_set(err, EXIT_RUNTIME, "out of memory for the index of %llu cells",
-			       (unsigned long long)v->n);
+		return err_set(err, EXIT_RUNTIME, "%s: out of memory for the index of its %llu cells",
+			       source, (unsigned long long)v->n);
 	}
 	st->seconds_index = monotonic_seconds() - t0;
 
@@ -411,6 +412,18 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 	size_t budget = opt->max_memory ? opt->max_memory : (size_t)256 << 20;
 	size_t fixed = (size_t)v->n * (12 + 24 + 4) + (size_t)tree.n * (24 + 4) +
 		       (size_t)tree.nnodes * sizeof(struct kd_node);
+	/* A grid whose tensor no machine holds is refused before anything is
+	 * written, with what it would take. */
+	const double tensor_bytes = (double)VIEW_CHANNELS * (double)sizeof(float) *
+				    (double)g->r_steps * (double)g->lon_steps * (double)g->lat_steps;
+	if (tensor_bytes > 0x1p62) {
+		kd_free(&tree);
+		grid_free(&grid);
+		return err_set(err, EXIT_BADDATA, "%s: a grid of %lld x %lld x %lld points (r, lon, "
+			       "lat) makes a tensor of %.3g bytes; refused", out_path,
+			       (long long)g->r_steps, (long long)g->lon_steps, (long long)g->lat_steps,
+			       tensor_bytes);
+	}
 	size_t per_r = (size_t)VIEW_CHANNELS * (size_t)g->lon_steps * (size_t)g->lat_steps * sizeof(float);
 	int64_t slab_r = budget > fixed ? (int64_t)((budget - fixed) / per_r / (on_gpu ? 2 : 1)) : 0;
 	if (slab_r < 1)
@@ -422,8 +435,11 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 	if (!on_gpu && !slab) {
 		kd_free(&tree);
 		grid_free(&grid);
-		return err_set(err, EXIT_RUNTIME, "out of memory for a slab of %lld r steps",
-			       (long long)slab_r);
+		return err_set(err, EXIT_RUNTIME, "%s: out of memory for a slab of %lld r step%s "
+			       "(%.1f MiB: %lld x %lld lon x lat points, 6 channels)", out_path,
+			       (long long)slab_r, slab_r > 1 ? "s" : "",
+			       (double)slab_r * (double)per_r / 1048576, (long long)g->lon_steps,
+			       (long long)g->lat_steps);
 	}
 
 	struct tensor_writer tw;
@@ -462,26 +478,19 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 	if (opt->progress)
 		fputc('\n', stderr);
 
-	if (!rc) {
-		int bad = tensor_attr_string(&tw, "backend", interp_backend_name(backend));
-		if (backend == INTERP_CUDA)
-			bad |= tensor_attr_string(&tw, "device", st->device);
-		bad |= tensor_attr_string(&tw, "source_view", source);
-		bad |= tensor_attr_int(&tw, "threads", st->threads);
-		bad |= tensor_attr_int(&tw, "cells", (int64_t)st->cells);
-		bad |= tensor_attr_int(&tw, "points_at_risk", (int64_t)st->points_at_risk);
-		bad |= tensor_attr_double(&tw, "margin_needed", st->margin_needed);
-		bad |= tensor_attr_double(&tw, "max_distance", opt->max_distance);
-		bad |= tensor_attr_double(&tw, "radius_factor", opt->radius_factor);
-		bad |= tensor_attr_double(&tw, "fill", opt->fill);
-		bad |= tensor_attr_int(&tw, "points_filled", (int64_t)st->points_filled);
-		bad |= tensor_attr_double(&tw, "seconds_index", st->seconds_index);
-		bad |= tensor_attr_double(&tw, "seconds_search", st->seconds_search);
-		st->seconds_total = monotonic_seconds() - t_start;
-		bad |= tensor_attr_double(&tw, "seconds", st->seconds_total);
-		if (bad)
-			rc = err_set(err, EXIT_RUNTIME, "%s: cannot write attributes", out_path);
-	}
+	/* Provenance, but nothing that differs between runs of the same inputs
+	 * on other machines or with other threads (device, threads, timings):
+	 * those go to --stats and the log. */
+	if (!rc && (tensor_attr_string(&tw, "backend", interp_backend_name(backend)) ||
+		    tensor_attr_string(&tw, "source_view", source) ||
+		    tensor_attr_int(&tw, "cells", (int64_t)st->cells) ||
+		    tensor_attr_int(&tw, "points_at_risk", (int64_t)st->points_at_risk) ||
+		    tensor_attr_double(&tw, "margin_needed", st->margin_needed) ||
+		    tensor_attr_double(&tw, "max_distance", opt->max_distance) ||
+		    tensor_attr_double(&tw, "radius_factor", opt->radius_factor) ||
+		    tensor_attr_double(&tw, "fill", opt->fill) ||
+		    tensor_attr_int(&tw, "points_filled", (int64_t)st->points_filled)))
+		rc = tensor_fail(&tw, "cannot write attributes", err);
 	if (!rc)
 		rc = tensor_commit(&tw, err);
 	else

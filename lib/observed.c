@@ -18,10 +18,13 @@ static int write_array(hid_t file, const char *name, int rank, const hsize_t *di
 	hid_t dcpl = h5_untimed_plist(H5P_DATASET_CREATE);
 	hid_t dset = H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 	int bad = dset < 0 || H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
-	if (dset >= 0)
-		bad |= H5Dclose(dset) < 0;
+	/* Left open on failure (h5_discard closes it). */
+	if (dset >= 0 && !bad)
+		bad = H5Dclose(dset) < 0;
+	hid_t failure = h5_error_aside(bad);
 	H5Pclose(dcpl);
 	H5Sclose(space);
+	h5_error_back(failure);
 	return bad ? -1 : 0;
 }
 
@@ -29,41 +32,29 @@ int observed_write(const char *path, const struct view_meta *meta, const struct 
 		   const float *observed, const float *columnized, struct arepo_err *err)
 {
 	struct atomic_output out;
-	int rc = atomic_begin(&out, path, err);
-	if (rc)
-		return rc;
-	h5_quiet();
-	hid_t file = H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-	if (file < 0) {
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
-	}
+	hid_t file = h5_create_output(&out, path, err);
+	if (file < 0)
+		return err->code;
 	const struct view_geometry *g = &meta->geometry;
 	const hsize_t odims[3] = { (hsize_t)info->n_lines, (hsize_t)g->lon_steps, (hsize_t)info->v_steps };
 	const hsize_t cdims[3] = { 1, (hsize_t)(info->r_crop_max - info->r_crop_min),
 				   (hsize_t)g->lon_steps };
 	const int64_t crop[2] = { info->r_crop_min, info->r_crop_max };
 	const double v[2] = { info->v_min, info->v_max };
-	int bad = write_array(file, "observed", 3, odims, observed);
-	bad |= write_array(file, "columnized", 3, cdims, columnized);
-	bad |= h5_write_attr_string(file, "format", OBSERVED_FORMAT);
-	bad |= h5_write_attr_string(file, "tool", log_tool_name());
-	bad |= h5_write_attr_string(file, "version", AREPO_VERSION);
-	bad |= view_meta_write(file, meta);
-	bad |= h5_write_attr_string(file, "mode", info->mode);
-	bad |= h5_write_attr_string(file, "tensor", info->tensor);
-	bad |= h5_write_attr_string(file, "grids_key", info->grids_key);
-	bad |= h5_write_attr_string(file, "observed_units", info->observed_units);
-	bad |= h5_write_attr_string(file, "columnized_units", info->columnized_units);
-	bad |= h5_write_attr_doubles(file, "v_range_km_s", v, 2);
-	bad |= h5_write_attr_int64s(file, "v_steps", &info->v_steps, 1);
-	bad |= h5_write_attr_int64s(file, "r_crop", crop, 2);
-	bad |= H5Fclose(file) < 0;
-	if (bad) {
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot write (disk full?)", path);
-	}
-	return atomic_commit(&out, err);
+	int bad = write_array(file, "observed", 3, odims, observed) ||
+		  write_array(file, "columnized", 3, cdims, columnized) ||
+		  h5_write_attr_string(file, "format", OBSERVED_FORMAT) ||
+		  h5_write_attr_string(file, "tool", log_tool_name()) ||
+		  h5_write_attr_string(file, "version", AREPO_VERSION) || view_meta_write(file, meta) ||
+		  h5_write_attr_string(file, "mode", info->mode) ||
+		  h5_write_attr_string(file, "tensor", info->tensor) ||
+		  h5_write_attr_string(file, "grids_key", info->grids_key) ||
+		  h5_write_attr_string(file, "observed_units", info->observed_units) ||
+		  h5_write_attr_string(file, "columnized_units", info->columnized_units) ||
+		  h5_write_attr_doubles(file, "v_range_km_s", v, 2) ||
+		  h5_write_attr_int64s(file, "v_steps", &info->v_steps, 1) ||
+		  h5_write_attr_int64s(file, "r_crop", crop, 2);
+	return bad ? h5_fail_output(&out, file, "cannot write", err) : h5_commit_output(&out, file, err);
 }
 
 /* Copies a file's bytes to an open descriptor. */

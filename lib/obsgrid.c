@@ -64,11 +64,12 @@ static int read_whole_file(const char *path, char **data, size_t *size, struct a
 		if (got == 0)
 			break;
 	}
-	int bad = !buf || ferror(f);
+	int bad = !buf || ferror(f), saved = buf ? errno : ENOMEM;
 	fclose(f);
 	if (bad) {
 		free(buf);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot read the molecular data file", path);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot read the molecular data file: %s", path,
+			       strerror(saved));
 	}
 	buf[n] = '\0';
 	*data = buf;
@@ -1149,11 +1150,14 @@ static int write_floats(hid_t file, const char *name, int rank, const hsize_t *d
 	hid_t d = space < 0 ? -1 :
 		  H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 	int bad = d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
-	if (d >= 0)
-		bad |= H5Dclose(d) < 0;
+	/* Left open on failure (h5_discard closes it). */
+	if (d >= 0 && !bad)
+		bad = H5Dclose(d) < 0;
+	hid_t failure = h5_error_aside(bad);
 	H5Pclose(dcpl);
 	if (space >= 0)
 		H5Sclose(space);
+	h5_error_back(failure);
 	return bad ? -1 : 0;
 }
 
@@ -1162,47 +1166,37 @@ static int write_attr_float(hid_t loc, const char *name, float v)
 	hid_t space = H5Screate(H5S_SCALAR);
 	hid_t a = H5Acreate2(loc, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT);
 	int bad = a < 0 || H5Awrite(a, H5T_NATIVE_FLOAT, &v) < 0;
+	hid_t failure = h5_error_aside(bad);
 	if (a >= 0)
-		bad |= H5Aclose(a) < 0;
+		H5Aclose(a);
 	H5Sclose(space);
+	h5_error_back(failure);
 	return bad ? -1 : 0;
 }
 
 int obsgrid_save(const struct obsgrids *g, const char *path, struct arepo_err *err)
 {
 	struct atomic_output out;
-	int rc = atomic_begin(&out, path, err);
-	if (rc)
-		return rc;
-	h5_quiet();
-	hid_t file = H5Fcreate(out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-	if (file < 0) {
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
-	}
-	int bad = h5_write_attr_string(file, "format", OBSGRID_FORMAT);
-	bad |= h5_write_attr_string(file, "key", g->key);
-	bad |= h5_write_attr_string(file, "inputs", g->inputs ? g->inputs : "");
-	bad |= h5_write_attr_string(file, "version", AREPO_VERSION);
-	bad |= write_attr_float(file, "d_bolic", g->d_bolic);
-	bad |= write_attr_float(file, "d_ab", g->d_ab);
-	bad |= write_attr_float(file, "dT", g->dT);
-	bad |= write_attr_float(file, "nu_ul_ghz", g->nu_ul_ghz);
-	bad |= h5_write_attr_doubles(file, "molecular_weight", &g->molecular_weight, 1);
+	hid_t file = h5_create_output(&out, path, err);
+	if (file < 0)
+		return err->code;
 	hsize_t dims[3] = { (hsize_t)g->n_rho, (hsize_t)g->n_x, (hsize_t)g->n_T };
-	bad |= write_floats(file, "rho", 1, &dims[0], g->rho);
-	bad |= write_floats(file, "x_H2", 1, &dims[1], g->x);
-	bad |= write_floats(file, "T", 1, &dims[2], g->T);
 	float **arrays[8];
 	grid_arrays((struct obsgrids *)g, arrays);
-	for (int k = 0; k < 8; k++)
-		bad |= write_floats(file, grid_names[k], 3, dims, *arrays[k]);
-	bad |= H5Fclose(file) < 0;
-	if (bad) {
-		atomic_abort(&out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot write (disk full?)", path);
-	}
-	return atomic_commit(&out, err);
+	int bad = h5_write_attr_string(file, "format", OBSGRID_FORMAT) ||
+		  h5_write_attr_string(file, "key", g->key) ||
+		  h5_write_attr_string(file, "inputs", g->inputs ? g->inputs : "") ||
+		  h5_write_attr_string(file, "version", AREPO_VERSION) ||
+		  write_attr_float(file, "d_bolic", g->d_bolic) ||
+		  write_attr_float(file, "d_ab", g->d_ab) || write_attr_float(file, "dT", g->dT) ||
+		  write_attr_float(file, "nu_ul_ghz", g->nu_ul_ghz) ||
+		  h5_write_attr_doubles(file, "molecular_weight", &g->molecular_weight, 1) ||
+		  write_floats(file, "rho", 1, &dims[0], g->rho) ||
+		  write_floats(file, "x_H2", 1, &dims[1], g->x) ||
+		  write_floats(file, "T", 1, &dims[2], g->T);
+	for (int k = 0; k < 8 && !bad; k++)
+		bad = write_floats(file, grid_names[k], 3, dims, *arrays[k]);
+	return bad ? h5_fail_output(&out, file, "cannot write", err) : h5_commit_output(&out, file, err);
 }
 
 static int read_floats(hid_t file, const char *name, float *data)
@@ -1211,7 +1205,9 @@ static int read_floats(hid_t file, const char *name, float *data)
 	if (d < 0)
 		return -1;
 	int bad = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0;
-	bad |= H5Dclose(d) < 0;
+	hid_t failure = h5_error_aside(bad);
+	H5Dclose(d);
+	h5_error_back(failure);
 	return bad ? -1 : 0;
 }
 
@@ -1275,7 +1271,9 @@ int obsgrid_load(const char *path, const char *want_key, struct obsgrids *g,
 	for (int k = 0; k < 8 && !bad; k++)
 		bad = read_floats(file, grid_names[k], *arrays[k]);
 	if (bad) {
-		err_set(err, EXIT_BADDATA, "%s: cannot read the grids (damaged file?)", path);
+		char why[256];
+		err_set(err, EXIT_BADDATA, "%s: cannot read the grids (damaged file?): %s", path,
+			h5_reason(why, sizeof why));
 		goto out;
 	}
 	g->d_bolic = (float)v[0];

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,8 +88,11 @@ static int read_header(hid_t file, const char *path, struct snap_header *h, int6
 	if (H5Lexists(file, "Header", H5P_DEFAULT) <= 0)
 		return err_set(err, EXIT_BADDATA, "%s: no Header group: not an AREPO snapshot", path);
 	hid_t g = H5Gopen2(file, "Header", H5P_DEFAULT);
-	if (g < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot open Header", path);
+	if (g < 0) {
+		char why[256];
+		return err_set(err, EXIT_BADDATA, "%s: cannot open Header: %s", path,
+			       h5_reason(why, sizeof why));
+	}
 	int64_t num_files = 0, total[6], high[6] = { 0 };
 	struct {
 		const char *name;
@@ -241,6 +245,50 @@ static int check_piece(struct snapshot *snap, int k, hid_t file, uint64_t n, str
 	return 0;
 }
 
+/* Where a snapshot's pieces are and how they are named: its directory, stem,
+ * extension, piece number (-1 for a single file, 0 for piece 0 or a
+ * snapdir) and the first file to read. */
+static int locate(const char *path, char dir[PATH_MAX], char base[256], char ext[32], long *number,
+		  char first[PATH_MAX], struct arepo_err *err)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return err_set(err, EXIT_RUNTIME, "%s: %s", path, strerror(errno));
+	*number = -1;
+	if (S_ISDIR(st.st_mode)) {
+		int rc = find_piece_zero(path, base, 256, ext, 32, err);
+		if (rc)
+			return rc;
+		snprintf(dir, PATH_MAX, "%s", path);
+		*number = 0;
+		if (snprintf(first, PATH_MAX, "%s/%s.0%s", dir, base, ext) >= PATH_MAX)
+			return err_set(err, EXIT_USAGE, "%s: path too long", path);
+		return 0;
+	}
+	const char *name = base_name(path);
+	snprintf(dir, PATH_MAX, "%.*s", name == path ? 1 : (int)(name - path - 1),
+		 name == path ? "." : path);
+	if (split_piece_name(name, base, 256, number, ext, 32) != 0) {
+		const char *dot = strrchr(name, '.');
+		snprintf(base, 256, "%.*s", dot ? (int)(dot - name) : (int)strlen(name), name);
+		*number = -1;
+	}
+	snprintf(first, PATH_MAX, "%s", path);
+	return 0;
+}
+
+int snap_name(const char *path, char *name, size_t size, struct arepo_err *err)
+{
+	char dir[PATH_MAX], base[256], ext[32], first[PATH_MAX];
+	long number;
+	if (strlen(path) >= PATH_MAX - 32)
+		return err_set(err, EXIT_USAGE, "%s: path too long", path);
+	int rc = locate(path, dir, base, ext, &number, first, err);
+	if (!rc)
+		snprintf(name, size, "%s", base);
+	return rc;
+}
+
 int snap_open(struct snapshot *snap, const char *path, const struct arepo_config *cfg,
 	      struct arepo_err *err)
 {
@@ -257,43 +305,16 @@ int snap_open(struct snapshot *snap, const char *path, const struct arepo_config
 	snap->co_column = cfg->dataset_hyper.AREPO_CO_abundance_id;
 	snap->default_dust = cfg->dataset_hyper.default_dust_temperature;
 
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return err_set(err, EXIT_RUNTIME, "%s: %s", path, strerror(errno));
-
-	/* Where the pieces are and how they are named. */
-	char dir[PATH_MAX], base[256], ext[32];
-	long number = -1;
-	if (S_ISDIR(st.st_mode)) {
-		int rc = find_piece_zero(path, base, sizeof base, ext, sizeof ext, err);
-		if (rc)
-			return rc;
-		snprintf(dir, sizeof dir, "%s", path);
-		number = 0;
-	} else {
-		const char *name = base_name(path);
-		snprintf(dir, sizeof dir, "%.*s", name == path ? 1 : (int)(name - path - 1),
-			 name == path ? "." : path);
-		if (split_piece_name(name, base, sizeof base, &number, ext, sizeof ext) != 0) {
-			const char *dot = strrchr(name, '.');
-			snprintf(base, sizeof base, "%.*s", dot ? (int)(dot - name) : (int)strlen(name),
-				 name);
-			number = -1;
-		}
-	}
+	char dir[PATH_MAX], base[256], ext[32], first[PATH_MAX];
+	long number;
+	int rc = locate(path, dir, base, ext, &number, first, err);
+	if (rc)
+		return rc;
 	snprintf(snap->name, sizeof snap->name, "%s", base);
-
-	char first[PATH_MAX];
-	if (number >= 0 && S_ISDIR(st.st_mode)) {
-		if (snprintf(first, sizeof first, "%s/%s.0%s", dir, base, ext) >= (int)sizeof first)
-			return err_set(err, EXIT_USAGE, "%s: path too long", path);
-	} else
-		snprintf(first, sizeof first, "%s", path);
 
 	hid_t file = -1;
 	int64_t this_file[6];
-	int rc = open_hdf5(first, &file, err);
-	if (rc)
+	if ((rc = open_hdf5(first, &file, err)))
 		return rc;
 	rc = read_header(file, first, &snap->header, this_file, err);
 	H5Fclose(file);
@@ -461,8 +482,12 @@ static int grow(struct snap_raw *raw, uint64_t n, int scratch_cols)
 		ok &= (*arrays[i] = malloc(n * sizeof(float))) != NULL;
 	raw->scratch = malloc(n * (size_t)scratch_cols * sizeof(double));
 	ok &= raw->scratch != NULL;
+	if (!ok) {
+		snap_raw_free(raw);
+		return -1;
+	}
 	raw->capacity = n;
-	return ok ? 0 : -1;
+	return 0;
 }
 
 void snap_raw_free(struct snap_raw *raw)
@@ -489,21 +514,27 @@ static int read_hyperslab(const struct snapshot *snap, const char *name, const s
 	snprintf(full, sizeof full, GAS "/%s", name);
 	const char *path = snap->pieces[c->piece].path;
 	hid_t dset = H5Dopen2(snap->file, full, H5P_DEFAULT);
-	if (dset < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot open %s", path, full);
+	if (dset < 0) {
+		char why[256];
+		return err_set(err, EXIT_BADDATA, "%s: cannot open %s: %s", path, full,
+			       h5_reason(why, sizeof why));
+	}
 	hid_t fspace = H5Dget_space(dset);
 	hsize_t start[2] = { c->offset, 0 }, count[2] = { c->count, (hsize_t)cols };
 	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
 	hsize_t mcount = c->count * (hsize_t)cols;
 	hid_t mspace = H5Screate_simple(1, &mcount, NULL);
 	herr_t status = H5Dread(dset, memtype, mspace, fspace, H5P_DEFAULT, buf);
+	char why[256] = "";
+	if (status < 0)
+		h5_reason(why, sizeof why);
 	H5Sclose(mspace);
 	H5Sclose(fspace);
 	H5Dclose(dset);
 	if (status < 0)
 		return err_set(err, EXIT_BADDATA, "%s: cannot read %s cells %llu..%llu (truncated or "
-			       "damaged file?)", path, full, (unsigned long long)c->offset,
-			       (unsigned long long)(c->offset + c->count - 1));
+			       "damaged file?): %s", path, full, (unsigned long long)c->offset,
+			       (unsigned long long)(c->offset + c->count - 1), why);
 	return 0;
 }
 
@@ -521,8 +552,11 @@ static int read_floats(const struct snapshot *snap, const char *name, const stru
 	char full[128];
 	snprintf(full, sizeof full, GAS "/%s", name);
 	hid_t dset = H5Dopen2(snap->file, full, H5P_DEFAULT);
-	if (dset < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot open %s", snap->pieces[c->piece].path, full);
+	if (dset < 0) {
+		char why[256];
+		return err_set(err, EXIT_BADDATA, "%s: cannot open %s: %s", snap->pieces[c->piece].path,
+			       full, h5_reason(why, sizeof why));
+	}
 	hid_t type = H5Dget_type(dset);
 	int single = H5Tget_class(type) == H5T_FLOAT && H5Tget_size(type) == 4;
 	H5Tclose(type);
@@ -634,4 +668,43 @@ int snap_read_chunk(struct snapshot *snap, const struct snap_chunk *c, unsigned 
 				     path);
 	}
 	return rc;
+}
+
+void snap_unphysical_init(struct snap_unphysical *u)
+{
+	memset(u, 0, sizeof *u);
+	u->first = UINT64_MAX;
+}
+
+void snap_check_physical(const struct snapshot *snap, const struct snap_chunk *c,
+			 const struct snap_raw *raw, struct snap_unphysical *u)
+{
+	for (uint64_t i = 0; i < raw->n; i++) {
+		const float d = raw->density[i], e = raw->internal_energy[i];
+		const float *v = raw->velocity + 3 * i;
+		/* Written so that NaN fails every test. */
+		const int bad_d = !(d >= 0 && d <= FLT_MAX), bad_e = !(e >= 0 && e <= FLT_MAX);
+		const int bad_v = !(isfinite(v[0]) && isfinite(v[1]) && isfinite(v[2]));
+		if (!bad_d && !bad_e && !bad_v)
+			continue;
+		u->density += (uint64_t)bad_d;
+		u->energy += (uint64_t)bad_e;
+		u->velocity += (uint64_t)bad_v;
+		u->cells++;
+		const uint64_t cell = c->first_cell + i;
+		if (cell >= u->first)
+			continue;
+		u->first = cell;
+		const char *file = snap->pieces[c->piece].path;
+		if (bad_d)
+			snprintf(u->first_what, sizeof u->first_what, "cell %llu of %s: Density %g",
+				 (unsigned long long)(c->offset + i), file, (double)d);
+		else if (bad_e)
+			snprintf(u->first_what, sizeof u->first_what, "cell %llu of %s: InternalEnergy %g",
+				 (unsigned long long)(c->offset + i), file, (double)e);
+		else
+			snprintf(u->first_what, sizeof u->first_what,
+				 "cell %llu of %s: Velocities (%g, %g, %g)", (unsigned long long)(c->offset + i),
+				 file, (double)v[0], (double)v[1], (double)v[2]);
+	}
 }

@@ -86,6 +86,26 @@ struct snap_raw {
 int snap_open(struct snapshot *snap, const char *path, const struct arepo_config *cfg,
 	      struct arepo_err *err);
 void snap_close(struct snapshot *snap);
+/* The stem snap_open would give path ("snap_042" for snap_042.hdf5,
+ * snapdir_042 or snap_042.0.hdf5), reading only the directory of a
+ * snapdir. */
+int snap_name(const char *path, char *name, size_t size, struct arepo_err *err);
+
+/* Gas cells no simulation makes: NaN, infinite or negative Density, NaN,
+ * infinite or negative InternalEnergy, non-finite Velocities. Counted over
+ * the chunks given to snap_check_physical; the first (lowest cell index)
+ * described. */
+struct snap_unphysical {
+	uint64_t density, energy, velocity; /* cells with each fault */
+	uint64_t cells;                     /* cells with any */
+	uint64_t first;                     /* its index in the snapshot; UINT64_MAX if none */
+	char first_what[PATH_MAX + 128];     /* "cell 12 of FILE: Density -1" */
+};
+void snap_unphysical_init(struct snap_unphysical *u);
+/* Adds the faults of a chunk read with (at least) SNAP_VELOCITY,
+ * SNAP_DENSITY and SNAP_INTERNAL_ENERGY. */
+void snap_check_physical(const struct snapshot *snap, const struct snap_chunk *c,
+			 const struct snap_raw *raw, struct snap_unphysical *u);
 
 /* Bytes per cell the reader holds for the given fields. */
 size_t snap_bytes_per_cell(const struct snapshot *snap, unsigned fields);

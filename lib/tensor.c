@@ -9,6 +9,14 @@
 
 #include "h5util.h"
 
+/* A write failed: the file is discarded, the error says why. */
+static int writer_fail(struct tensor_writer *w, const char *what, struct arepo_err *err)
+{
+	h5_fail_output(&w->out, w->file, what, err);
+	w->dset = w->file = -1;
+	return EXIT_RUNTIME;
+}
+
 int tensor_create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
 		  struct arepo_err *err)
 {
@@ -18,15 +26,8 @@ int tensor_create(struct tensor_writer *w, const char *path, const struct view_m
 	w->r_steps = g->r_steps;
 	w->lon_steps = g->lon_steps;
 	w->lat_steps = g->lat_steps;
-	int rc = atomic_begin(&w->out, path, err);
-	if (rc)
-		return rc;
-	h5_quiet();
-	w->file = H5Fcreate(w->out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-	if (w->file < 0) {
-		atomic_abort(&w->out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
-	}
+	if ((w->file = h5_create_output(&w->out, path, err)) < 0)
+		return err->code;
 	hsize_t dims[4] = { VIEW_CHANNELS, (hsize_t)g->r_steps, (hsize_t)g->lon_steps,
 			    (hsize_t)g->lat_steps };
 	hsize_t chunk[4] = { VIEW_CHANNELS, 1, (hsize_t)g->lon_steps, (hsize_t)g->lat_steps };
@@ -34,18 +35,15 @@ int tensor_create(struct tensor_writer *w, const char *path, const struct view_m
 	hid_t dcpl = h5_untimed_plist(H5P_DATASET_CREATE);
 	H5Pset_chunk(dcpl, 4, chunk);
 	w->dset = H5Dcreate2(w->file, "physical", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	hid_t failure = h5_error_aside(w->dset < 0);
 	H5Pclose(dcpl);
 	H5Sclose(space);
-	int bad = w->dset < 0;
+	h5_error_back(failure);
 	w->raw_chunks = H5Tequal(H5T_NATIVE_FLOAT, H5T_IEEE_F32LE) > 0;
-	bad |= h5_write_attr_string(w->file, "format", TENSOR_FORMAT);
-	bad |= h5_write_attr_string(w->file, "tool", log_tool_name());
-	bad |= h5_write_attr_string(w->file, "version", AREPO_VERSION);
-	bad |= view_meta_write(w->file, meta);
-	if (bad) {
-		tensor_abort(w);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot write (disk full?)", path);
-	}
+	if (w->dset < 0 || h5_write_attr_string(w->file, "format", TENSOR_FORMAT) ||
+	    h5_write_attr_string(w->file, "tool", log_tool_name()) ||
+	    h5_write_attr_string(w->file, "version", AREPO_VERSION) || view_meta_write(w->file, meta))
+		return writer_fail(w, "cannot write", err);
 	return 0;
 }
 
@@ -67,12 +65,14 @@ int tensor_write_slab(struct tensor_writer *w, int64_t r0, int64_t count, const 
 			H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, n, NULL);
 			hid_t mspace = H5Screate_simple(4, n, NULL);
 			rc = H5Dwrite(w->dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, chunk);
+			hid_t failure = h5_error_aside(rc < 0);
 			H5Sclose(mspace);
 			H5Sclose(fspace);
+			h5_error_back(failure);
 		}
 	}
 	if (rc < 0)
-		return err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", w->out.target);
+		return writer_fail(w, "write failed", err);
 #ifdef SYNC_FILE_RANGE_WRITE
 	/* Start writing the slab to disk now, so that the flush at commit only
 	 * waits for the last of it. Whole chunks bypass HDF5's cache: they are
@@ -99,24 +99,21 @@ int tensor_attr_string(struct tensor_writer *w, const char *name, const char *va
 	return h5_write_attr_string(w->file, name, value);
 }
 
+int tensor_fail(struct tensor_writer *w, const char *what, struct arepo_err *err)
+{
+	return writer_fail(w, what, err);
+}
+
 int tensor_commit(struct tensor_writer *w, struct arepo_err *err)
 {
-	int bad = H5Dclose(w->dset) < 0;
-	bad |= H5Fclose(w->file) < 0;
+	hid_t file = w->file;
 	w->dset = w->file = -1;
-	if (bad) {
-		atomic_abort(&w->out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot close (disk full?)", w->out.target);
-	}
-	return atomic_commit(&w->out, err);
+	return h5_commit_output(&w->out, file, err);
 }
 
 void tensor_abort(struct tensor_writer *w)
 {
-	if (w->dset >= 0)
-		H5Dclose(w->dset);
-	if (w->file >= 0)
-		H5Fclose(w->file);
+	h5_discard(w->file);
 	w->dset = w->file = -1;
 	atomic_abort(&w->out);
 }
@@ -172,11 +169,14 @@ int tensor_read_lon(struct tensor_reader *t, int64_t l0, int64_t l1, float *out,
 	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
 	hid_t mspace = H5Screate_simple(4, count, NULL);
 	herr_t rc = H5Dread(t->dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, out);
+	char why[256] = "";
+	if (rc < 0)
+		h5_reason(why, sizeof why);
 	H5Sclose(mspace);
 	H5Sclose(fspace);
 	if (rc < 0)
-		return err_set(err, EXIT_BADDATA, "%s: cannot read \"physical\" (truncated or damaged)",
-			       t->path);
+		return err_set(err, EXIT_BADDATA, "%s: cannot read \"physical\" (truncated or "
+			       "damaged): %s", t->path, why);
 	return 0;
 }
 

@@ -22,16 +22,21 @@ struct tensor_writer {
 int tensor_create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
 		  struct arepo_err *err);
 /* Writes r indices [r0, r0 + count) from data laid out (count, 6, lon, lat):
- * each r index is one chunk of the file, written as it is. */
+ * each r index is one chunk of the file, written as it is. A failure (1)
+ * discards the file. */
 int tensor_write_slab(struct tensor_writer *w, int64_t r0, int64_t count, const float *data,
 		      struct arepo_err *err);
-/* Attributes added before the file is closed. */
+/* Attributes added before the file is closed; -1 on failure (then
+ * tensor_fail). */
 int tensor_attr_double(struct tensor_writer *w, const char *name, double value);
 int tensor_attr_int(struct tensor_writer *w, const char *name, int64_t value);
 int tensor_attr_string(struct tensor_writer *w, const char *name, const char *value);
-/* Closes, flushes and renames into place. */
+/* After a failed HDF5 call: discards the file and sets err to
+ * "TENSOR: what: reason". Returns 1. */
+int tensor_fail(struct tensor_writer *w, const char *what, struct arepo_err *err);
+/* Closes, flushes and renames into place. Errors (1) discard the file. */
 int tensor_commit(struct tensor_writer *w, struct arepo_err *err);
-/* Closes and removes the temporary file. */
+/* Discards the file (nothing more is written to its disk) and removes it. */
 void tensor_abort(struct tensor_writer *w);
 
 /* A complete tensor file opened for reading, its shape checked against its

@@ -36,17 +36,17 @@ int view_meta_write(hid_t loc, const struct view_meta *m)
 		{ "view", m->view_index }, { "points_per_snapshot", m->points_per_snapshot },
 		{ "seed", (int64_t)m->seed },
 	};
+	/* The first failure ends it, its reason left for h5_reason. */
 	int rc = 0;
-	for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++)
-		rc |= h5_write_attr_doubles(loc, doubles[i].name, &doubles[i].value, 1);
-	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-		rc |= h5_write_attr_int64s(loc, ints[i].name, &ints[i].value, 1);
-	rc |= h5_write_attr_doubles(loc, "box_min", m->box_min, 3);
-	rc |= h5_write_attr_doubles(loc, "box_max", m->box_max, 3);
-	rc |= h5_write_attr_string(loc, "snapshot", m->snapshot);
-	rc |= h5_write_attr_string(loc, "snapshot_name", m->snapshot_name);
-	rc |= h5_write_attr_string(loc, "config", m->config_json ? m->config_json : "{}");
-	return rc;
+	for (size_t i = 0; i < sizeof doubles / sizeof doubles[0] && !rc; i++)
+		rc = h5_write_attr_doubles(loc, doubles[i].name, &doubles[i].value, 1);
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0] && !rc; i++)
+		rc = h5_write_attr_int64s(loc, ints[i].name, &ints[i].value, 1);
+	return rc || h5_write_attr_doubles(loc, "box_min", m->box_min, 3) ||
+	       h5_write_attr_doubles(loc, "box_max", m->box_max, 3) ||
+	       h5_write_attr_string(loc, "snapshot", m->snapshot) ||
+	       h5_write_attr_string(loc, "snapshot_name", m->snapshot_name) ||
+	       h5_write_attr_string(loc, "config", m->config_json ? m->config_json : "{}") ? -1 : 0;
 }
 
 int view_meta_read(hid_t loc, const char *path, struct view_meta *m, struct arepo_err *err)
@@ -106,9 +106,8 @@ void view_meta_free(struct view_meta *m)
 	m->config_json = NULL;
 }
 
-/* Rows per HDF5 chunk of the cell datasets. */
-#define VIEW_CHUNK_ROWS 16384
-
+/* A dataset (M, cols) of float32, extendible, chunked VIEW_CHUNK_ROWS rows
+ * a chunk, without a chunk cache: the stream writes whole chunks itself. */
 static hid_t create_extendible(hid_t file, const char *name, int cols)
 {
 	hsize_t dims[2] = { 0, (hsize_t)cols }, maxdims[2] = { H5S_UNLIMITED, (hsize_t)cols };
@@ -116,14 +115,17 @@ static hid_t create_extendible(hid_t file, const char *name, int cols)
 	int rank = cols > 1 ? 2 : 1;
 	hid_t space = H5Screate_simple(rank, dims, maxdims);
 	hid_t dcpl = h5_untimed_plist(H5P_DATASET_CREATE);
+	hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
 	H5Pset_chunk(dcpl, rank, chunk);
-	hid_t dset = H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	H5Pset_chunk_cache(dapl, 0, 0, H5D_CHUNK_CACHE_W0_DEFAULT);
+	hid_t dset = H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, dapl);
+	H5Pclose(dapl);
 	H5Pclose(dcpl);
 	H5Sclose(space);
 	return dset;
 }
 
-static int append_rows(hid_t dset, uint64_t at, uint64_t n, int cols, const float *data)
+static int write_rows(hid_t dset, uint64_t at, uint64_t n, int cols, const float *data)
 {
 	hsize_t size[2] = { at + n, (hsize_t)cols };
 	if (H5Dset_extent(dset, size) < 0)
@@ -133,22 +135,78 @@ static int append_rows(hid_t dset, uint64_t at, uint64_t n, int cols, const floa
 	H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
 	hid_t mspace = H5Screate_simple(cols > 1 ? 2 : 1, count, NULL);
 	herr_t rc = H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, data);
+	hid_t failure = h5_error_aside(rc < 0);
 	H5Sclose(mspace);
 	H5Sclose(fspace);
+	h5_error_back(failure);
 	return rc < 0 ? -1 : 0;
 }
 
-static void stream_close(struct view_stream *s)
+size_t view_stream_bytes(int with_radius, uint64_t max_cells)
 {
-	hid_t *ids[] = { &s->position, &s->value, &s->radius };
-	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-		if (*ids[i] >= 0)
-			H5Dclose(*ids[i]);
-		*ids[i] = -1;
+	uint64_t rows = max_cells < VIEW_CHUNK_ROWS ? max_cells : VIEW_CHUNK_ROWS;
+	return VIEW_STREAM_FILE_BYTES + sizeof(struct view_stream) +
+	       (size_t)rows * (3 + VIEW_CHANNELS + (with_radius ? 1 : 0)) * sizeof(float);
+}
+
+/* Room in the tail for rows cells. */
+static int reserve_tail(struct view_stream *s, uint64_t rows)
+{
+	if (rows <= s->tail_capacity)
+		return 0;
+	uint64_t cap = s->tail_capacity ? s->tail_capacity : 256;
+	while (cap < rows)
+		cap *= 2;
+	if (cap > VIEW_CHUNK_ROWS)
+		cap = VIEW_CHUNK_ROWS;
+	float *p = realloc(s->tail_position, (size_t)cap * 3 * sizeof(float));
+	if (!p)
+		return -1;
+	s->tail_position = p;
+	p = realloc(s->tail_value, (size_t)cap * VIEW_CHANNELS * sizeof(float));
+	if (!p)
+		return -1;
+	s->tail_value = p;
+	if (s->radius >= 0) {
+		p = realloc(s->tail_radius, (size_t)cap * sizeof(float));
+		if (!p)
+			return -1;
+		s->tail_radius = p;
 	}
-	if (s->file >= 0)
-		H5Fclose(s->file);
-	s->file = -1;
+	s->tail_capacity = cap;
+	return 0;
+}
+
+/* Writes rows cells from s->written on: whole chunks while appending, the
+ * last part at commit. The file's bytes then depend only on the cells, not
+ * on how they arrived (chunk size, MPI ranks). */
+static int write_cells(struct view_stream *s, uint64_t rows, const float *position,
+		       const float *value, const float *radius)
+{
+	if (write_rows(s->position, s->written, rows, 3, position) ||
+	    write_rows(s->value, s->written, rows, VIEW_CHANNELS, value) ||
+	    (s->radius >= 0 && write_rows(s->radius, s->written, rows, 1, radius)))
+		return -1;
+	s->written += rows;
+	return 0;
+}
+
+static void stream_free(struct view_stream *s)
+{
+	free(s->tail_position);
+	free(s->tail_value);
+	free(s->tail_radius);
+	s->tail_position = s->tail_value = s->tail_radius = NULL;
+	s->tail_capacity = 0;
+}
+
+/* A write failed: the file is discarded, the error says why. */
+static int stream_fail(struct view_stream *s, const char *what, struct arepo_err *err)
+{
+	stream_free(s);
+	h5_fail_output(&s->out, s->file, what, err);
+	s->file = s->position = s->value = s->radius = -1;
+	return EXIT_RUNTIME;
 }
 
 int view_stream_begin(struct view_stream *s, const char *path, const struct view_meta *meta,
@@ -156,66 +214,71 @@ int view_stream_begin(struct view_stream *s, const char *path, const struct view
 {
 	memset(s, 0, sizeof *s);
 	s->file = s->position = s->value = s->radius = -1;
-	int rc = atomic_begin(&s->out, path, err);
-	if (rc)
-		return rc;
-	h5_quiet();
-	s->file = H5Fcreate(s->out.temp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-	if (s->file < 0) {
-		atomic_abort(&s->out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
-	}
-	int bad = h5_write_attr_string(s->file, "format", VIEW_FORMAT);
-	bad |= h5_write_attr_string(s->file, "tool", log_tool_name());
-	bad |= h5_write_attr_string(s->file, "version", AREPO_VERSION);
-	bad |= view_meta_write(s->file, meta);
-	bad |= (s->position = create_extendible(s->file, "position", 3)) < 0;
-	bad |= (s->value = create_extendible(s->file, "value", VIEW_CHANNELS)) < 0;
-	if (with_radius)
-		bad |= (s->radius = create_extendible(s->file, "radius", 1)) < 0;
-	if (bad) {
-		view_stream_abort(s);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot write (disk full?)", path);
-	}
+	if ((s->file = h5_create_output(&s->out, path, err)) < 0)
+		return err->code;
+	if (h5_write_attr_string(s->file, "format", VIEW_FORMAT) ||
+	    h5_write_attr_string(s->file, "tool", log_tool_name()) ||
+	    h5_write_attr_string(s->file, "version", AREPO_VERSION) || view_meta_write(s->file, meta) ||
+	    (s->position = create_extendible(s->file, "position", 3)) < 0 ||
+	    (s->value = create_extendible(s->file, "value", VIEW_CHANNELS)) < 0 ||
+	    (with_radius && (s->radius = create_extendible(s->file, "radius", 1)) < 0))
+		return stream_fail(s, "cannot write", err);
 	return 0;
 }
 
 int view_stream_append(struct view_stream *s, const float *position, const float *value,
 		       const float *radius, uint64_t n, struct arepo_err *err)
 {
-	if (n == 0)
-		return 0;
-	int bad = append_rows(s->position, s->n, n, 3, position);
-	bad |= append_rows(s->value, s->n, n, VIEW_CHANNELS, value);
-	if (s->radius >= 0)
-		bad |= !radius || append_rows(s->radius, s->n, n, 1, radius);
-	if (bad)
-		return err_set(err, EXIT_RUNTIME, "%s: write failed (disk full?)", s->out.target);
-	s->n += n;
+	if (s->radius >= 0 && n > 0 && !radius)
+		return err_set(err, EXIT_RUNTIME, "%s: cells without radii", s->out.target);
+	while (n > 0) {
+		uint64_t held = s->n - s->written, take = VIEW_CHUNK_ROWS - held;
+		if (take > n)
+			take = n;
+		if (held == 0 && take == VIEW_CHUNK_ROWS) {
+			/* A whole chunk from the caller's cells. */
+			if (write_cells(s, take, position, value, radius))
+				return stream_fail(s, "write failed", err);
+		} else {
+			if (reserve_tail(s, held + take)) {
+				view_stream_abort(s);
+				return err_set(err, EXIT_RUNTIME, "%s: out of memory", s->out.target);
+			}
+			memcpy(s->tail_position + 3 * held, position, (size_t)take * 3 * sizeof(float));
+			memcpy(s->tail_value + VIEW_CHANNELS * held, value,
+			       (size_t)take * VIEW_CHANNELS * sizeof(float));
+			if (s->radius >= 0)
+				memcpy(s->tail_radius + held, radius, (size_t)take * sizeof(float));
+			if (held + take == VIEW_CHUNK_ROWS &&
+			    write_cells(s, VIEW_CHUNK_ROWS, s->tail_position, s->tail_value, s->tail_radius))
+				return stream_fail(s, "write failed", err);
+		}
+		s->n += take;
+		n -= take;
+		position += 3 * take;
+		value += VIEW_CHANNELS * take;
+		if (radius)
+			radius += take;
+	}
 	return 0;
 }
 
 int view_stream_commit(struct view_stream *s, struct arepo_err *err)
 {
-	int bad = 0;
-	hid_t *ids[] = { &s->position, &s->value, &s->radius };
-	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
-		if (*ids[i] >= 0) {
-			bad |= H5Dclose(*ids[i]) < 0;
-			*ids[i] = -1;
-		}
-	bad |= H5Fclose(s->file) < 0;
-	s->file = -1;
-	if (bad) {
-		atomic_abort(&s->out);
-		return err_set(err, EXIT_RUNTIME, "%s: cannot close (disk full?)", s->out.target);
-	}
-	return atomic_commit(&s->out, err);
+	uint64_t held = s->n - s->written;
+	if (held && write_cells(s, held, s->tail_position, s->tail_value, s->tail_radius))
+		return stream_fail(s, "write failed", err);
+	stream_free(s);
+	hid_t file = s->file;
+	s->file = s->position = s->value = s->radius = -1;
+	return h5_commit_output(&s->out, file, err);
 }
 
 void view_stream_abort(struct view_stream *s)
 {
-	stream_close(s);
+	stream_free(s);
+	h5_discard(s->file);
+	s->file = s->position = s->value = s->radius = -1;
 	atomic_abort(&s->out);
 }
 
@@ -252,11 +315,14 @@ static int read_matrix(hid_t file, const char *path, const char *name, int cols,
 	hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
 	int bad = dset < 0 || (*n > 0 && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
 						 H5P_DEFAULT, *data) < 0);
+	char why[256] = "";
+	if (bad)
+		h5_reason(why, sizeof why);
 	if (dset >= 0)
 		H5Dclose(dset);
 	if (bad)
-		return err_set(err, EXIT_BADDATA, "%s: cannot read %s (truncated or damaged?)", path,
-			       name);
+		return err_set(err, EXIT_BADDATA, "%s: cannot read %s (truncated or damaged?): %s", path,
+			       name, why);
 	return 0;
 }
 

@@ -47,17 +47,29 @@ int view_meta_read(hid_t loc, const char *path, struct view_meta *m, struct arep
 void view_meta_free(struct view_meta *m);
 
 /* A view file written as its cells arrive (extendible datasets), under a
- * temporary name until committed. */
+ * temporary name until committed. Cells are written a whole HDF5 chunk
+ * (VIEW_CHUNK_ROWS cells) at a time, the cells of the chunk being filled
+ * held meanwhile, so that the bytes of the file depend only on its cells. */
+#define VIEW_CHUNK_ROWS 16384
 struct view_stream {
 	struct atomic_output out;
 	hid_t file, position, value, radius;
-	uint64_t n;
+	uint64_t n;       /* cells appended */
+	uint64_t written; /* cells in the file */
+	float *tail_position, *tail_value, *tail_radius; /* the others */
+	uint64_t tail_capacity;
 };
+/* Memory HDF5 holds for an open file (its metadata cache, measured about
+ * 610 KiB with HDF5 1.10), with some room. */
+#define VIEW_STREAM_FILE_BYTES ((size_t)768 << 10)
+/* The most memory an open stream holds, for a view of at most max_cells. */
+size_t view_stream_bytes(int with_radius, uint64_t max_cells);
 int view_stream_begin(struct view_stream *s, const char *path, const struct view_meta *meta,
 		      int with_radius, struct arepo_err *err);
 /* Appends n cells (radius may be NULL when the stream has none). */
 int view_stream_append(struct view_stream *s, const float *position, const float *value,
 		       const float *radius, uint64_t n, struct arepo_err *err);
+/* Errors (each discards the file): 1 with the reason (errno text). */
 int view_stream_commit(struct view_stream *s, struct arepo_err *err);
 void view_stream_abort(struct view_stream *s);
 

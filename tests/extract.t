@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # arepo-extract with real mpirun: identical views whatever the number of
-# ranks, views checked against an independent NumPy computation, reruns,
-# several passes, and a failing rank.
+# ranks, chunk size and passes, views checked against an independent NumPy
+# computation, reruns, a failing rank, same-stem snapshots and cells no gas
+# has.
 . "$(dirname "$0")/lib/tap.sh"
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -86,6 +87,55 @@ if [ -n "$PYTHON" ]; then
 else
 	skip 6 "no python3 with numpy and h5py"
 fi
+# Pieces larger than HDF5's chunk cache: the views' bytes still do not depend
+# on the ranks, the chunk size or passes.
+arepo-mksnap -n 300000 --seed 5 snap_021.hdf5 >/dev/null
+arepo-extract --chunk-mb 4 --config "$CONFIG" -o big1 snap_021.hdf5
+for n in 2 3; do
+	mpirun -n $n arepo-extract --chunk-mb 4 --config "$CONFIG" -o big$n snap_021.hdf5
+	ok "300000 cells, 4 MiB chunks: mpirun -n $n writes the same bytes as one process" \
+		sh -c "for v in 0 1 2 3; do cmp big1/snap_021/view_\$v.h5 big$n/snap_021/view_\$v.h5 || exit 1; done"
+done
+arepo-extract --config "$CONFIG" -o big64 snap_021.hdf5
+ok "and so do 64 MiB chunks" diff -r big1 big64
+run_status mpirun -n 2 arepo-extract --stats --chunk-mb 2 --max-memory 18M --config "$CONFIG" -o bigpasses snap_021.hdf5
+like "$out" "passes=[2-9]" "a small --max-memory writes the views in several passes"
+ok "the same bytes" diff -r big1 bigpasses
+
+# launch N COMMAND...: one process, or N ranks under mpirun.
+launch() {
+	local n=$1
+	shift
+	if [ "$n" = 1 ]; then "$@"; else mpirun -n "$n" "$@"; fi
+}
+
+# Snapshots of the same stem: refused, both named, nothing written.
+mkdir runA runB
+cp snap_011.hdf5 runA/snap_001.hdf5
+cp snap_021.hdf5 runB/snap_001.hdf5
+for n in 1 2; do
+	run_status launch $n arepo-extract --config "$CONFIG" -o same runA/snap_001.hdf5 runB/snap_001.hdf5
+	is "$status" 2 "two snapshots of the same stem ($n rank(s)): exit 2"
+	like "$(printf '%s\n' "$err" | grep '^arepo-')" "^arepo-extract: runA/snap_001.hdf5 and runB/snap_001.hdf5 have the same stem snap_001" "naming both"
+	ok "nothing written" test ! -e same
+done
+
+# Cells no gas has: refused with their count and the first, unless allowed.
+if [ -n "$PYTHON" ]; then
+	cp snap_011.hdf5 unphysical_014.hdf5
+	"$PYTHON" "$TOP/tests/lib/corrupt.py" unphysical unphysical_014.hdf5
+	for n in 1 3; do
+		run_status launch $n arepo-extract --chunk-mb 1 --config "$CONFIG" -o unphys unphysical_014.hdf5
+		is "$status" 3 "NaN or negative density, negative energy, infinite velocity ($n rank(s)): exit 3"
+		like "$(printf '%s\n' "$err" | grep '^arepo-')" "^arepo-extract: unphysical_014.hdf5: 4 gas cells have values no gas has \(Density NaN, infinite or negative: 2; InternalEnergy NaN, infinite or negative: 1; Velocities not finite: 1\); the first is cell 100 of unphysical_014.hdf5: Density -1; no view written" "counted over the whole snapshot, the first named"
+		is "$(find unphys -type f 2>/dev/null | wc -l)" 0 "no view, no temporary"
+	done
+	ok "--allow-unphysical extracts them" arepo-extract --allow-unphysical --config "$CONFIG" -o unphys unphysical_014.hdf5
+	is "$(ls unphys/unphysical_014 | wc -l)" 4 "all four views"
+else
+	skip 8 "no python3 with numpy and h5py"
+fi
+
 run_status mpirun -n 2 arepo-extract --config "$CONFIG" -o x no_such_snapshot.hdf5
 is "$status" 1 "a missing snapshot: exit 1"
 like "$err" "no_such_snapshot.hdf5: No such file or directory" "naming it"

@@ -34,6 +34,17 @@ with h5py.File(path, "r+") as f:
     elif kind == "integer-density":
         del gas["Density"]
         gas.create_dataset("Density", data=np.ones(n, dtype=np.int32))
+    elif kind == "unphysical":
+        # Cells no gas has, one of each kind, the first at cell 100.
+        d = gas["Density"][...]
+        d[100], d[200] = -1, np.nan
+        gas["Density"][...] = d
+        u = gas["InternalEnergy"][...]
+        u[300] = -5
+        gas["InternalEnergy"][...] = u
+        v = gas["Velocities"][...]
+        v[n - 1, 2] = np.inf
+        gas["Velocities"][...] = v
     elif kind == "wrong-total":
         t = f["Header"].attrs["NumPart_Total"].copy()
         t[0] += 5

@@ -42,12 +42,10 @@ int main(void)
 		return 1;
 	}
 	struct arepo_err err = { 0 };
-	long pid = 0;
-	ok(atomic_is_temp(".a.h5.part-123-4", &pid) && pid == 123, "a temporary name and its owner");
-	ok(!atomic_is_temp("a.h5.part-123-4", NULL), "not without the leading dot");
-	ok(!atomic_is_temp(".a.h5.part-123-x", NULL) && !atomic_is_temp(".part-1-2", NULL) &&
-	   !atomic_is_temp(".a.part-12", NULL), "nor with a broken ending");
-	ok(atomic_is_temp(".x.part-9-1.part-77-0", &pid) && pid == 77, "the last .part- counts");
+	ok(atomic_is_temporary(".a.h5.part-node1-123-4"), "a temporary name (host, pid, serial)");
+	ok(!atomic_is_temporary("a.h5.part-node1-123-4"), "not without the leading dot");
+	ok(!atomic_is_temporary(".a.h5.part-node1-123-x") && !atomic_is_temporary(".a.part-12"),
+	   "nor with a broken ending");
 
 	/* Names with every awkward byte: % newline quotes dash space. */
 	const char *names[] = { "-a %b%%\n\"q'.h5", "b.h5", "c.h5" };
@@ -102,8 +100,8 @@ int main(void)
 	dsdir_journal_free(&j);
 
 	/* Temporaries: any owner in the locked directory and its subdirectories. */
-	touch(".dataset.h5.part-1-0", "");
-	touch("tensors/.x.h5.part-2-3", "");
+	touch(".dataset.h5.part-node1-1-0", "");
+	touch("tensors/.x.h5.part-node2-2-3", "");
 	touch("tensors/y.h5.part", "");
 	is_int(dsdir_remove_temporaries(dir), 3, "three temporaries removed");
 

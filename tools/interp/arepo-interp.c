@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "cli.h"
 #include "h5util.h"
 #include "interp.h"
@@ -137,6 +138,7 @@ int main(int argc, char **argv)
 	if (argc - optind != 2)
 		cli_usage_error(argc - optind < 2 ? "expected VIEW and TENSOR" : "too many operands");
 	const char *view_path = argv[optind], *tensor_path = argv[optind + 1];
+	atomic_remove_stale_beside(tensor_path);
 
 	if (!force && access(tensor_path, F_OK) == 0) {
 		if (h5_file_has_format(tensor_path, TENSOR_FORMAT)) {

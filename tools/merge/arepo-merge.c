@@ -259,7 +259,7 @@ static int export_iris(const char *dir, const char *dataset_dir, const struct da
 {
 	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
 		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", dir, strerror(errno));
-	atomic_remove_stale(dir, 0);
+	atomic_remove_stale(dir);
 	int rc = 0;
 	size_t cap = 64 + ds->n * 128;
 	char *index = malloc(cap);

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "cli.h"
 #include "clock.h"
 #include "h5util.h"
@@ -288,26 +289,39 @@ static void show_progress(double fraction)
 static int write_stages(const char *path, const struct observe_plan *p, const struct observe_stages *st,
 			struct arepo_err *err)
 {
-	hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+	struct atomic_output out;
+	hid_t file = h5_create_output(&out, path, err);
 	if (file < 0)
-		return err_set(err, EXIT_RUNTIME, "%s: cannot create", path);
+		return err->code;
 	const struct { const char *name; const float *data; hsize_t dims[3]; } sets[] = {
 		{ "blurred_v_r", st->blurred_vr, { (hsize_t)p->R, (hsize_t)p->L, (hsize_t)p->A } },
 		{ "ppv_prebeam", st->ppv_prebeam, { (hsize_t)p->L, (hsize_t)p->A, (hsize_t)p->V } },
 		{ "ppv", st->ppv, { (hsize_t)p->L, (hsize_t)p->A, (hsize_t)p->V } },
 	};
 	int bad = 0;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 3 && !bad; i++) {
 		hid_t space = H5Screate_simple(3, sets[i].dims, NULL);
 		hid_t d = H5Dcreate2(file, sets[i].name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
 				     H5P_DEFAULT);
-		bad |= d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, sets[i].data) < 0;
-		if (d >= 0)
+		bad = d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, sets[i].data) < 0;
+		hid_t failure = h5_error_aside(bad);
+		if (!bad)
 			H5Dclose(d);
 		H5Sclose(space);
+		h5_error_back(failure);
 	}
-	bad |= H5Fclose(file) < 0;
-	return bad ? err_set(err, EXIT_RUNTIME, "%s: cannot write", path) : 0;
+	return bad ? h5_fail_output(&out, file, "cannot write", err) : h5_commit_output(&out, file, err);
+}
+
+/* The observation's own errors (memory, the plan) name the tensor. */
+static int about(const char *path, int rc, struct arepo_err *err)
+{
+	if (rc && strncmp(err->msg, path, strlen(path)) != 0) {
+		char msg[sizeof err->msg];
+		snprintf(msg, sizeof msg, "%s", err->msg);
+		err_set(err, rc, "%s: %.900s", path, msg);
+	}
+	return rc;
 }
 
 /* One tensor's observation: its inputs, plan and outputs. */
@@ -346,8 +360,9 @@ static int prepare(struct job *j, const struct cli_common *cli, const struct opt
 			return rc;
 		j->have_grids = 1;
 	}
-	return observe_plan_init(&j->plan, &j->cfg, j->mode, j->t.r_steps, j->t.lon_steps,
-				 j->t.lat_steps, j->have_grids ? &j->grids : NULL, err);
+	return about(j->tensor_path, observe_plan_init(&j->plan, &j->cfg, j->mode, j->t.r_steps,
+						       j->t.lon_steps, j->t.lat_steps,
+						       j->have_grids ? &j->grids : NULL, err), err);
 }
 
 static int alloc_outputs(struct job *j, int with_stages, struct arepo_err *err)
@@ -363,7 +378,8 @@ static int alloc_outputs(struct job *j, int with_stages, struct arepo_err *err)
 	}
 	if (!j->out.observed || !j->out.columnized ||
 	    (with_stages && (!j->stages.blurred_vr || !j->stages.ppv_prebeam || !j->stages.ppv)))
-		return err_set(err, EXIT_RUNTIME, "out of memory");
+		return err_set(err, EXIT_RUNTIME, "%s: out of memory for the observed pair (%lld x %lld "
+			       "lon x v)", j->tensor_path, (long long)L, (long long)V);
 	return 0;
 }
 
@@ -432,9 +448,9 @@ static int observe_file(const struct cli_common *cli, const struct options *opt,
 	if (!rc)
 		rc = alloc_outputs(&j, opt->stages != NULL, err);
 	if (!rc)
-		rc = observe_run(&j.plan, read_block, &j.t, opt->threads, opt->lon_block,
-				 opt->stages ? &j.stages : NULL, &j.out, &j.st,
-				 opt->progress ? show_progress : NULL, err);
+		rc = about(tensor_path, observe_run(&j.plan, read_block, &j.t, opt->threads, opt->lon_block,
+						    opt->stages ? &j.stages : NULL, &j.out, &j.st,
+						    opt->progress ? show_progress : NULL, err), err);
 	if (!rc && opt->stages)
 		rc = write_stages(opt->stages, &j.plan, &j.stages, err);
 	const double t_write = monotonic_seconds();
@@ -463,6 +479,7 @@ int main(int argc, char **argv)
 	h5_quiet();
 
 	if (opt.build_grids) {
+		atomic_remove_stale_beside(opt.build_grids);
 		struct arepo_config cfg;
 		struct obsgrids g;
 		if (load_config(&cli, &opt, NULL, NULL, &cfg, &err) ||
@@ -472,6 +489,9 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	const char *tensor_path = argv[optind], *out_path = argv[optind + 1];
+	atomic_remove_stale_beside(out_path);
+	if (opt.stages)
+		atomic_remove_stale_beside(opt.stages);
 	if (!opt.force && access(out_path, F_OK) == 0) {
 		if (h5_file_has_format(out_path, OBSERVED_FORMAT)) {
 			log_info("%s exists; not rewritten (use --force)", out_path);
