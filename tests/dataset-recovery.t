@@ -101,18 +101,19 @@ is "$status $(settled target)" "0 $want_settled" "a half-emptied source dataset 
 
 # Temporaries of runs killed by SIGKILL (their pid no longer runs).
 dead=$(sh -c 'echo $$')
+host=$(hostname | tr -c 'A-Za-z0-9.\n-' '_')
 setup
-touch target/.dataset.h5.part-$dead-0 target/tensors/.snap_001_view2_seed3.h5.part-$dead-1 \
-	target/tensors/snap_001_view3_seed3.h5.part in/src/.dataset.h5.part-$dead-2
-mkdir iris && touch iris/.tensor_000000.npy.part-$dead-0 iris/.hyper.json.part-$$-0
+touch target/.dataset.h5.part-$host-$dead-0 target/tensors/.snap_001_view2_seed3.h5.part-$host-$dead-1 \
+	target/tensors/snap_001_view3_seed3.h5.part in/src/.dataset.h5.part-$host-$dead-2
+mkdir iris && touch iris/.tensor_000000.npy.part-$host-$dead-0 iris/.hyper.json.part-$host-$$-0
 run_status $MERGE --export-iris iris
 is "$status $(settled target)" "0 $want_settled" "arepo-merge removes the temporaries dead runs left in the dataset"
-is "$(ls -A iris | grep part | tr '\n' ' ')" ".hyper.json.part-$$-0 " \
+is "$(ls -A iris | grep part | tr '\n' ' ')" ".hyper.json.part-$host-$$-0 " \
 	"and in the export directory those of dead owners only"
 arepo-merge --copy --units-from target -o other keep/s_2.h5 2>/dev/null
 mkdir -p u && cp keep/s_3.h5 u/ && "$MKTENSOR" 6 7 5 snap_003 0 3 2e7 u/x.h5
 arepo-merge --copy --units-from target -o target u/x.h5
-touch target/.dataset.h5.part-$dead-7 target/tensors/.snap_003_view0_seed3.h5.part-$dead-8
+touch target/.dataset.h5.part-$host-$dead-7 target/tensors/.snap_003_view0_seed3.h5.part-$host-$dead-8
 run_status arepo-normalize target
 is "$status $(ls -A target target/tensors | grep -c part)" "0 0" "arepo-normalize too"
 
