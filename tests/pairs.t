@@ -38,9 +38,10 @@ assert len(f['pairs'].attrs['unit_sample']) == 4
 \""
 ok "IRIS's units on the recorded sample (1/std, ddof 1, NumPy float32), factors and SI units exactly" \
 	"$PYTHON" "$REFPY" units ds
-run_status arepo-merge --copy -o ds t5.h5
+"$MKTENSOR" 32 32 8 snap_009 0 7 1e7 plain.h5
+run_status arepo-merge --copy -o ds plain.h5
 is "$status" 3 "a physical tensor into a dataset of pairs: exit 3"
-like "$err" "t5.h5: a physical tensor, the dataset's entries are observed pairs" "... saying why"
+like "$err" "plain.h5: a physical tensor, the dataset's entries are observed pairs" "... saying why"
 run_status arepo-merge --copy -o ds simple/s5.h5
 is "$status" 3 "a pair of another mode: exit 3"
 like "$err" "observed in the simple mode, the dataset's pairs in the optically thick mode" "... naming both"

@@ -5,8 +5,8 @@ Usage:
       (ddof 1) of the stacked columnized and observed arrays, and the units
       derived from them, equal to those dataset.h5 holds
   pairs_reference.py scaled DATASET RAW_DIR
-      every pair equals its raw copy in RAW_DIR (same file name as the
-      catalog's, without tensors/) times the dataset's float32 factors
+      every pair equals its raw copy in RAW_DIR (the observed file of the
+      same snapshot and view) times the dataset's float32 factors
   pairs_reference.py export DATASET EXPORT
       IRIS's layout: columnized_N.npy and observed_N.npy equal to the pairs,
       attributes.json's index in shuffle order, hyper.json's units"""
@@ -58,9 +58,13 @@ def units(ds):
 def scaled(ds, raw):
     f, names = catalog(ds)
     fc, fo = (np.float32(x) for x in f["pairs"].attrs["factors"])
+    by_view = {}
+    for name in os.listdir(raw):
+        r = h5py.File(os.path.join(raw, name), "r")
+        by_view[(r.attrs["snapshot_name"], int(r.attrs["view"]))] = r
     for i, n in enumerate(names):
         g = h5py.File(os.path.join(ds, n), "r")
-        r = h5py.File(os.path.join(raw, os.path.basename(n)), "r")
+        r = by_view[(g.attrs["snapshot_name"], int(g.attrs["view"]))]
         assert np.array_equal(g["columnized"][...], r["columnized"][...] * fc), n
         assert np.array_equal(g["observed"][...], r["observed"][...] * fo), n
         assert np.array_equal(f["columnized"][i], g["columnized"][...]), n

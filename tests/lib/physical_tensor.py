@@ -26,7 +26,7 @@ with h5py.File(path, "r+") as f:
     ]).astype(np.float32)
     phys[2, 1, 1, 1] = np.inf                   # above T_inf: no line
     f["physical"][...] = phys
-    lpp = hyper["writer_hyper"]["length_cm_per_processing"] / (100 * 3.08567758128e16)
+    lpp = hyper.get("writer_hyper", {}).get("length_cm_per_processing", 1e7) / (100 * 3.08567758128e16)
     a = f.attrs
     a["r_min"], a["r_max"] = c["r_min"] / lpp, c["r_max"] / lpp
     a["lon_min"], a["lon_max"] = [v * math.pi / 180 * c["spin_orientation"] for v in (c["lon_min"], c["lon_max"])]
