@@ -8,11 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "channels.h"
 #include "grid.h"
 #include "hostdevice.h"
 #include "nearest.h"
 
-#define INTERP_CHANNELS 6 /* = VIEW_CHANNELS, without the HDF5 headers */
+#define INTERP_CHANNELS CHANNELS /* = VIEW_CHANNELS, without the HDF5 headers */
 
 /* What a point's outcome depends on besides its nearest cell. */
 struct interp_rules {

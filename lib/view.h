@@ -9,12 +9,13 @@
 #include <stdint.h>
 
 #include "atomic.h"
+#include "channels.h"
 #include "perturbation.h"
 #include "grid.h"
 #include "log.h"
 
 #define VIEW_FORMAT "arepo-view/1"
-#define VIEW_CHANNELS 6
+#define VIEW_CHANNELS CHANNELS
 
 /* Everything about a view but its cells. */
 struct view_meta {

@@ -167,12 +167,12 @@ int view_add_cells(struct view *v, const struct cells *c, int with_radius)
 		uint64_t j = v->n++;
 		memcpy(v->position + 3 * j, p, 3 * sizeof(float));
 		float *val = v->value + VIEW_CHANNELS * j;
-		val[0] = radial_velocity(ox, oy, p, c->velocity + 3 * i);
-		val[1] = c->density[i];
-		val[2] = c->temperature[i];
-		val[3] = c->x_h2[i];
-		val[4] = c->x_co[i];
-		val[5] = c->dust[i];
+		val[CHANNEL_VELOCITY] = radial_velocity(ox, oy, p, c->velocity + 3 * i);
+		val[CHANNEL_DENSITY] = c->density[i];
+		val[CHANNEL_TEMPERATURE] = c->temperature[i];
+		val[CHANNEL_H2] = c->x_h2[i];
+		val[CHANNEL_CO] = c->x_co[i];
+		val[CHANNEL_DUST_TEMPERATURE] = c->dust[i];
 		if (with_radius)
 			v->radius[j] = c->radius[i];
 	}

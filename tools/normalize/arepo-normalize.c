@@ -14,6 +14,7 @@
 #endif
 
 #include "atomic.h"
+#include "channels.h"
 #include "cli.h"
 #include "clock.h"
 #include "dataset.h"
@@ -101,7 +102,13 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 			     h5_failure_reason());
 	size_t plane = (size_t)dims[2] * (size_t)dims[3];
 	float *slab = malloc(plane * (size_t)dims[0] * sizeof(float));
-	const float fv = (float)f[0], fd = (float)f[1], ft = (float)f[2];
+	/* Each channel times the factor of its quantity (f: velocity, density,
+	 * temperature), as float32. */
+	float by_channel[CHANNELS];
+	for (int c = 0; c < CHANNELS; c++) {
+		enum channel_quantity q = channel_table[c].quantity;
+		by_channel[c] = q == QUANTITY_NONE ? 1.0f : (float)f[q];
+	}
 	hsize_t count[4] = { dims[0], 1, dims[2], dims[3] };
 	hid_t mspace = H5Screate_simple(4, count, NULL);
 	for (hsize_t r = 0; r < dims[1] && !rc; r++) {
@@ -112,11 +119,12 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 				     (unsigned long long)r);
 			break;
 		}
-		for (size_t i = 0; i < plane; i++) {
-			slab[i] *= fv;
-			slab[plane + i] *= fd;
-			slab[2 * plane + i] *= ft;
-			slab[5 * plane + i] *= ft;
+		for (int c = 0; c < CHANNELS; c++) {
+			if (channel_table[c].quantity == QUANTITY_NONE)
+				continue;
+			float *v = slab + (size_t)c * plane;
+			for (size_t i = 0; i < plane; i++)
+				v[i] *= by_channel[c];
 		}
 		if (H5Dwrite(dst, H5T_NATIVE_FLOAT, mspace, space, H5P_DEFAULT, slab) < 0)
 			rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement: %s", path,

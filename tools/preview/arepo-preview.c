@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cells.h"
+#include "channels.h"
 #include "cli.h"
 #include "dataset.h"
 #include "h5util.h"
@@ -62,11 +63,10 @@ static const uint8_t white[3] = { 255, 255, 255 }, black[3] = { 0, 0, 0 };
 static double channel_factor(int channel, const struct arepo_config *cfg, const char **units)
 {
 	const struct writer_hyper *w = &cfg->writer_hyper;
-	switch (channel) {
-	case 0: *units = "km/s"; return w->velocity_cm_per_s_per_processing / 1e5;
-	case 1: *units = "g/cm3"; return w->mass_g_per_processing / pow(w->length_cm_per_processing, 3);
-	case 2:
-	case 5: *units = "K"; return w->temperature_K_per_processing;
+	switch (channel_table[channel].quantity) {
+	case QUANTITY_VELOCITY: *units = "km/s"; return w->velocity_cm_per_s_per_processing / 1e5;
+	case QUANTITY_DENSITY: *units = "g/cm3"; return w->mass_g_per_processing / pow(w->length_cm_per_processing, 3);
+	case QUANTITY_TEMPERATURE: *units = "K"; return w->temperature_K_per_processing;
 	default: *units = ""; return 1;
 	}
 }
@@ -415,7 +415,7 @@ static int pair_images(const char *path, struct pair_images *pi, struct arepo_er
 			for (size_t l = 0; l < L; l++)
 				pi->columnized.v[(Rc - 1 - r) * L + l] = c[r * L + l];
 		const char *density_units;
-		double factor = channel_factor(1, &cfg, &density_units);
+		double factor = channel_factor(CHANNEL_DENSITY, &cfg, &density_units);
 		if (!normalized)
 			scale_image(&pi->columnized, factor);
 		snprintf(pi->columnized_units, sizeof pi->columnized_units, "%s",
@@ -567,7 +567,7 @@ static int snapshot_picture(const char *path, const struct arepo_config *cfg, in
 			im.v[(size_t)y * (size_t)size + (size_t)x] = (float)(sum / size);
 		}
 	const char *label;
-	scale_image(&im, channel_factor(1, cfg, &label));
+	scale_image(&im, channel_factor(CHANNEL_DENSITY, cfg, &label));
 	struct observers marks = { cfg, snap.name, width, step, config_require_grid(cfg, err) == 0 };
 	err->code = 0; /* without grid bounds there are no frusta to draw, only the map */
 	rc = draw(&im, 1, 1, st, label, out, draw_observers, &marks, err);
@@ -687,7 +687,7 @@ int main(int argc, char **argv)
 			snprintf(path, sizeof path, "%s/%s", in, ds.entries[ds.shuffle[i]].tensor);
 			if (tensor_image(path, NULL, 0, 1, &ims[i], &cfg, &err))
 				die_err(&err);
-			scale_image(&ims[i], channel_factor(1, &cfg, &label));
+			scale_image(&ims[i], channel_factor(CHANNEL_DENSITY, &cfg, &label));
 		}
 		int columns = (int)ceil(sqrt((double)n));
 		if (draw(ims, n, columns, &st, label, out, NULL, NULL, &err))
@@ -700,7 +700,7 @@ int main(int argc, char **argv)
 		if (tensor_image(in, slice_axis, slice, slice_axis ? channel : 1, &im, &cfg, &err))
 			die_err(&err);
 		const char *label;
-		scale_image(&im, channel_factor(slice_axis ? channel : 1, &cfg, &label));
+		scale_image(&im, channel_factor(slice_axis ? channel : CHANNEL_DENSITY, &cfg, &label));
 		if (draw(&im, 1, 1, &st, label, out, NULL, NULL, &err))
 			die_err(&err);
 		free(im.v);
