@@ -289,6 +289,42 @@ int snap_name(const char *path, char *name, size_t size, struct arepo_err *err)
 	return rc;
 }
 
+/* Piece k of the snapshot: its path, its header checked against piece 0's,
+ * its datasets (check_piece); its cells follow those of the pieces before. */
+static int open_piece(struct snapshot *snap, int k, const char *dir, const char *base,
+		      const char *ext, const char *first, uint64_t *total, struct arepo_err *err)
+{
+	struct snap_piece *piece = &snap->pieces[k];
+	const int nfiles = snap->npieces;
+	if (nfiles == 1)
+		snprintf(piece->path, sizeof piece->path, "%s", first);
+	else if (snprintf(piece->path, sizeof piece->path, "%s/%s.%d%s", dir, base, k, ext) >=
+		 (int)sizeof piece->path)
+		return err_set(err, EXIT_USAGE, "%s: path too long", dir);
+	if (access(piece->path, F_OK) != 0)
+		return err_set(err, EXIT_BADDATA, "%s: piece %d of the %d-file snapshot is missing",
+			       piece->path, k, nfiles);
+	struct snap_header h;
+	int64_t this_file[6];
+	hid_t file;
+	int rc = open_hdf5(piece->path, &file, err);
+	if (rc)
+		return rc;
+	rc = read_header(file, piece->path, &h, this_file, err);
+	if (!rc && h.num_files != nfiles)
+		rc = err_set(err, EXIT_BADDATA, "%s: NumFilesPerSnapshot is %d, piece 0 says %d",
+			     piece->path, h.num_files, nfiles);
+	if (!rc && h.box_size != snap->header.box_size)
+		rc = err_set(err, EXIT_BADDATA, "%s: BoxSize differs from piece 0's", piece->path);
+	piece->ncells = (uint64_t)this_file[0];
+	piece->first_cell = *total;
+	if (!rc)
+		rc = check_piece(snap, k, file, piece->ncells, err);
+	H5Fclose(file);
+	*total += piece->ncells;
+	return rc;
+}
+
 int snap_open(struct snapshot *snap, const char *path, const struct arepo_config *cfg,
 	      struct arepo_err *err)
 {
@@ -305,13 +341,13 @@ int snap_open(struct snapshot *snap, const char *path, const struct arepo_config
 	snap->co_column = cfg->dataset_hyper.AREPO_CO_abundance_id;
 	snap->default_dust = cfg->dataset_hyper.default_dust_temperature;
 
+	/* Piece 0 (or the only file) says how many there are. */
 	char dir[PATH_MAX], base[256], ext[32], first[PATH_MAX];
 	long number;
 	int rc = locate(path, dir, base, ext, &number, first, err);
 	if (rc)
 		return rc;
 	snprintf(snap->name, sizeof snap->name, "%s", base);
-
 	hid_t file = -1;
 	int64_t this_file[6];
 	if ((rc = open_hdf5(first, &file, err)))
@@ -320,8 +356,7 @@ int snap_open(struct snapshot *snap, const char *path, const struct arepo_config
 	H5Fclose(file);
 	if (rc)
 		return rc;
-
-	int nfiles = snap->header.num_files;
+	const int nfiles = snap->header.num_files;
 	if (nfiles > 1 && number != 0)
 		return err_set(err, EXIT_BADDATA, "%s: Header says the snapshot has %d files; give "
 			       "its directory or its piece 0", first, nfiles);
@@ -333,51 +368,20 @@ int snap_open(struct snapshot *snap, const char *path, const struct arepo_config
 	snap->abundance_columns = 0;
 
 	uint64_t total = 0;
-	for (int k = 0; k < nfiles; k++) {
-		struct snap_piece *piece = &snap->pieces[k];
-		if (nfiles == 1)
-			snprintf(piece->path, sizeof piece->path, "%s", first);
-		else if (snprintf(piece->path, sizeof piece->path, "%s/%s.%d%s", dir, base, k, ext) >=
-			 (int)sizeof piece->path) {
-			rc = err_set(err, EXIT_USAGE, "%s: path too long", dir);
-			goto fail;
-		}
-		if (access(piece->path, F_OK) != 0) {
-			rc = err_set(err, EXIT_BADDATA, "%s: piece %d of the %d-file snapshot is missing",
-				     piece->path, k, nfiles);
-			goto fail;
-		}
-		struct snap_header h;
-		if ((rc = open_hdf5(piece->path, &file, err)))
-			goto fail;
-		rc = read_header(file, piece->path, &h, this_file, err);
-		if (!rc && h.num_files != nfiles)
-			rc = err_set(err, EXIT_BADDATA, "%s: NumFilesPerSnapshot is %d, piece 0 says %d",
-				     piece->path, h.num_files, nfiles);
-		if (!rc && h.box_size != snap->header.box_size)
-			rc = err_set(err, EXIT_BADDATA, "%s: BoxSize differs from piece 0's", piece->path);
-		piece->ncells = (uint64_t)this_file[0];
-		piece->first_cell = total;
-		if (!rc)
-			rc = check_piece(snap, k, file, piece->ncells, err);
-		H5Fclose(file);
-		if (rc)
-			goto fail;
-		total += piece->ncells;
-	}
-	if (total != snap->header.num_gas) {
+	for (int k = 0; k < nfiles && !rc; k++)
+		rc = open_piece(snap, k, dir, base, ext, first, &total, err);
+	if (!rc && total != snap->header.num_gas)
 		rc = err_set(err, EXIT_BADDATA, "%s: the pieces hold %llu gas cells but NumPart_Total "
 			     "says %llu", snap->path, (unsigned long long)total,
 			     (unsigned long long)snap->header.num_gas);
-		goto fail;
+	if (rc) {
+		snap_close(snap);
+		return rc;
 	}
 	snap->ncells = total;
 	if (total == 0)
 		snap->has_dust = snap->has_abundances = snap->has_masses = 0;
 	return 0;
-fail:
-	snap_close(snap);
-	return rc;
 }
 
 void snap_close(struct snapshot *snap)
