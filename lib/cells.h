@@ -1,6 +1,7 @@
 /* From raw snapshot fields to cells in processing units, exactly as IRIS's
  * Snapshot._get_particle_values and _apply_units_and_perturbations compute
- * them (see IRIS-NUMERICS: which steps are float32, which double). */
+ * them (see arepo-architecture(7), "Numerics the code relies on": which steps are float32,
+ * which double). */
 #ifndef AREPO_CELLS_H
 #define AREPO_CELLS_H
 

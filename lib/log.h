@@ -5,7 +5,7 @@
 
 #include <stdarg.h>
 
-/* Exit statuses of every tool (DESIGN.md, "Conventions"). */
+/* Exit statuses of every tool (README.md, "Exit status"; every man page). */
 enum {
 	EXIT_OK = 0,
 	EXIT_RUNTIME = 1, /* I/O, remote, MPI */

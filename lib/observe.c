@@ -341,7 +341,7 @@ static int plan_beam(struct observe_plan *p, const struct arepo_config *cfg, str
 	return ok ? 0 : err_set(err, EXIT_RUNTIME, "out of memory");
 }
 
-/* The float32 constants (IRIS-OBSERVATION section 3.0) and, with the
+/* The float32 constants (as IRIS's observers make them) and, with the
  * grids, the frequency axes, the CMB background and the Rayleigh-Jeans
  * conversion. */
 static int plan_constants(struct observe_plan *p, const struct arepo_config *cfg,

@@ -36,7 +36,7 @@ struct observe_plan {
 	int64_t bl, ba;        /* beam kernel (lon, lat) */
 	float *beam_weight;    /* bl * ba */
 
-	/* float32 constants in processing units (IRIS-OBSERVATION §3.0) */
+	/* float32 constants in processing units (arepo-observe(1), STANDARDS) */
 	float h, k, c, nu_ul, tracer_mass, nu_channel_width, mu, bolic, kappa, peak, ds;
 	float nu_ul_over_c, two_k, sqrt_pi, cc, t_cmb;
 	float mw_H2, mw_ism;   /* columnize: fl(mw_H2), fl(mw_H + abundance_He mw_He) */

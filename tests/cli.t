@@ -23,7 +23,9 @@ for tool in arepo-mksnap arepo-info arepo-interp arepo-extract arepo-merge arepo
 		grep -oE -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ')
 	is "$man_opts" "$help_opts" "$tool(1) and --help name the same options"
 done
-ok "arepo-pipeline(7) renders without warnings" sh -c "groff -mandoc -Tutf8 -ww -z '$TOP/man/man7/arepo-pipeline.7' 2>&1 | { ! grep .; }"
+for page in arepo-pipeline arepo-architecture; do
+	ok "$page(7) renders without warnings" sh -c "groff -mandoc -Tutf8 -ww -z '$TOP/man/man7/$page.7' 2>&1 | { ! grep .; }"
+done
 for page in arepo-config arepo-view arepo-tensor arepo-dataset arepo-observed; do
 	ok "$page(5) renders without warnings" sh -c "groff -mandoc -Tutf8 -ww -z '$TOP/man/man5/$page.5' 2>&1 | { ! grep .; }"
 done
