@@ -1,7 +1,6 @@
 /* The observability grids (IRIS's chemistry.make_observability_grids),
  * rebuilt bit for bit (arepo-architecture(7), "Numerics the code relies on";
- * arepo-observed(5)
- * for the grid file).
+ * arepo-observed(5) for the grid file).
  *
  * Every step below states the precision IRIS computes it in. NumPy 1.x
  * rules decide it in the molecular-data part: a float32 array with a Python
