@@ -67,6 +67,11 @@ ok "killed mid-run ($partial of 12 tensors made)" test "$partial" -lt 12
 ok "resumed" $PIPE -j 2 WORK=killed SOURCE=src
 ok "the same tensors as the straight run" same_tensors straight/tensors killed/tensors
 is "$(find killed -name '.*.part-*' | wc -l)" 0 "no temporary file left"
+rm -r killed/dataset
+ok "merged in batches of a few inputs" env AREPO_MERGE_BATCH=600 $PIPE WORK=killed SOURCE=src
+ok "the same catalog and shuffle as one merge's" \
+	sh -c 'h5diff -d 0 straight/dataset/dataset.h5 killed/dataset/dataset.h5 /catalog /catalog &&
+		h5diff -d 0 straight/dataset/dataset.h5 killed/dataset/dataset.h5 /shuffle /shuffle'
 
 # The observe stage: a pair per view, the grids built once, tensors gone.
 ok "OBSERVE=thick up to the observed files" $PIPE -j 2 WORK=obs SOURCE=src OBSERVE=thick observe

@@ -4,8 +4,8 @@
 # lib/stage, which make's generated rules and the job scripts call, and by
 # arepo-submit and arepo-status. See arepo-pipeline(7), "Changing the pipeline".
 #
-# Functions that name something set a variable ($out, $unit_list...) instead
-# of printing it, so that loops over 100 000 views fork nothing.
+# Functions that name something set a variable ($out, $unit...) instead of
+# printing it, so that loops over 100 000 views fork nothing.
 
 # The settings of a run, in WORK/pipeline.env; every driver sets them all.
 PIPELINE_SETTINGS="WORK CONFIG SOURCE OBSERVE KEEP_PHYSICAL VIEWS CACHE_SLOTS MPI_RANKS
@@ -97,48 +97,49 @@ task_unit() { # UNIT TASK: sets $i and $k
 	esac
 }
 
-# stage_units STAGE UNIT [missing]: sets $unit_list to the task numbers of
-# STAGE's units (only those not done, with "missing"), comma separated.
-stage_units() {
-	unit_list=
-	_su_n=$(snapshot_count)
-	_su_i=1
-	while [ $_su_i -le "$_su_n" ]; do
-		case $2 in
-		snapshot)
-			if [ "${3-}" != missing ] || ! unit_done "$1" $_su_i; then unit_list="$unit_list,$_su_i"; fi ;;
-		view)
-			_su_k=0
-			while [ $_su_k -lt "$VIEWS" ]; do
-				if [ "${3-}" != missing ] || ! unit_done "$1" $_su_i $_su_k; then
-					unit_list="$unit_list,$(((_su_i - 1) * VIEWS + _su_k))"
-				fi
-				_su_k=$((_su_k + 1))
-			done ;;
-		esac
-		_su_i=$((_su_i + 1))
+# each_unit UNIT FUNCTION: calls FUNCTION I K TASK for every snapshot
+# (K empty) or every view, in task order.
+each_unit() {
+	_eu_n=$(snapshot_count)
+	_eu_i=1
+	while [ $_eu_i -le "$_eu_n" ]; do
+		if [ "$1" = snapshot ]; then
+			"$2" $_eu_i "" $_eu_i
+		else
+			_eu_k=0
+			while [ $_eu_k -lt "$VIEWS" ]; do
+				"$2" $_eu_i $_eu_k $(((_eu_i - 1) * VIEWS + _eu_k))
+				_eu_k=$((_eu_k + 1))
+			done
+		fi
+		_eu_i=$((_eu_i + 1))
 	done
-	unit_list=${unit_list#,}
 }
 
-# Counts of done units, for arepo-status: sets $done and $expected.
-stage_progress() { # STAGE UNIT
-	done=0 expected=0
-	case $2 in
-	run)
+# missing_tasks STAGE: the task numbers of STAGE's units not done, comma
+# separated (what a job array is submitted for).
+missing_tasks() {
+	_mt_stage=$1
+	stage_unit "$1"
+	each_unit "$unit" print_if_missing | paste -sd, -
+}
+print_if_missing() { unit_done "$_mt_stage" "$1" "$2" || echo "$3"; }
+
+# stage_progress STAGE: sets $done and $expected, for arepo-status.
+stage_progress() {
+	done=0 expected=0 _sp_stage=$1
+	stage_unit "$1"
+	if [ "$unit" = run ]; then
 		expected=1
 		stage_output "$1"
-		[ ! -e "$WORK/$out" ] || done=1 ;;
-	*)
-		stage_units "$1" "$2"
-		_old_ifs=$IFS IFS=,
-		for _t in $unit_list; do
-			expected=$((expected + 1))
-			task_unit "$2" "$_t"
-			! unit_done "$1" "$i" "$k" || done=$((done + 1))
-		done
-		IFS=$_old_ifs ;;
-	esac
+		[ ! -e "$WORK/$out" ] || done=1
+	else
+		each_unit "$unit" count_done
+	fi
+}
+count_done() {
+	expected=$((expected + 1))
+	! unit_done "$_sp_stage" "$1" "$2" || done=$((done + 1))
 }
 
 snapshot_count() {
@@ -175,18 +176,23 @@ x_to() { # OUTPUT COMMAND...
 echo_command() { # COMMAND...: false when it is only to be shown
 	if [ "${STAGE_SHOW:-0}" = 1 ] || [ "${STAGE_ECHO:-0}" = 1 ]; then
 		_line=
-		for _a; do _line="$_line $(shq "$_a")"; done
+		for _a; do
+			quote "$_a"
+			_line="$_line $q"
+		done
 		printf '%s\n' "${_line# }"
 	fi
 	[ "${STAGE_SHOW:-0}" != 1 ]
 }
 
-shq() { # a word quoted for sh, quoted only when it needs it
+quote() { # WORD: sets $q to it quoted for sh, when it needs it
 	case $1 in
-	'' | *[!A-Za-z0-9_./:=@%+,-]*) printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
-	*) printf '%s' "$1" ;;
+	'' | *[!A-Za-z0-9_./:=@%+,-]*) q="'$(printf '%s' "$1" | sed "s/'/'\\\\''/g")'" ;;
+	*) q=$1 ;;
 	esac
 }
+
+shq() { quote "$1"; printf '%s' "$q"; }
 
 # stage_run STAGE [I [K]]: runs STAGE for its unit with the loaded settings.
 # The same command whichever driver calls it; what a driver adds is only
@@ -244,26 +250,38 @@ stage_run() {
 		[ "$KEEP_PHYSICAL" = 1 ] || [ "$show" = 1 ] || rm -f "$tensor" ;;
 	merge)
 		from=$(pipeline_stages | awk '$1 == "merge" { print $2 }')
-		# What the stage before made, every view, in task order.
-		set --
-		_n=$(snapshot_count) _i=1
-		while [ $_i -le "$_n" ]; do
-			_k=0
-			while [ $_k -lt "$VIEWS" ]; do
-				stage_output "$from" $_i $_k
-				set -- "$@" "$WORK/$out"
-				_k=$((_k + 1))
-			done
-			_i=$((_i + 1))
-		done
-		[ $# -gt 0 ] || { echo "${PROG:-stage}: $WORK/snapshots.txt: no snapshot listed" >&2; return 1; }
+		[ "$(snapshot_count)" -gt 0 ] || { echo "${PROG:-stage}: $WORK/snapshots.txt: no snapshot listed" >&2; return 1; }
 		sweep_tensors
-		x "${BIN}arepo-merge" --link --skip-existing -o "$WORK/dataset" "$@" || return
-		[ "$show" = 1 ] || touch "$target" ;;
+		# What the stage before made, every view, in task order; in
+		# batches that fit a command line (the catalog, the shuffle and
+		# the units come out as from a single merge).
+		_mi_from=$from
+		_list=$(mktemp "${TMPDIR:-/tmp}/arepo-merge.XXXXXX")
+		each_unit view print_merge_input >"$_list"
+		set -- "${BIN}arepo-merge" --link --skip-existing -o "$WORK/dataset"
+		if [ "${STAGE_SHOW:-0}" = 1 ] || [ "${STAGE_ECHO:-0}" = 1 ]; then
+			echo_command "$@" "$(head -n 1 "$_list")" >"$_list.echo" || :
+			printf '%s ... (%s inputs)\n' "$(cat "$_list.echo")" "$(wc -l <"$_list" | tr -d ' ')"
+			rm -f "$_list.echo"
+		fi
+		if [ "$show" = 1 ]; then rm -f "$_list"; return 0; fi
+		# xargs keeps neither a command's exit status nor quiet: the batch
+		# writes its status, and only the tool's messages are shown.
+		_rc=0
+		xargs -d '\n' -s "${AREPO_MERGE_BATCH:-500000}" -a "$_list" sh -c '"$@" 2>&3 || { echo $? >"$0"; exit 255; }' \
+			"$_list.rc" "$@" 3>&2 2>/dev/null || _rc=$(cat "$_list.rc" 2>/dev/null || echo 1)
+		rm -f "$_list" "$_list.rc"
+		[ "$_rc" = 0 ] || return "$_rc"
+		touch "$target" ;;
 	normalize)
 		x "${BIN}arepo-normalize" "$WORK/dataset" || return
 		[ "$show" = 1 ] || touch "$target" ;;
 	esac
+}
+
+print_merge_input() {
+	stage_output "$_mi_from" "$1" "$2"
+	printf '%s\n' "$WORK/$out"
 }
 
 winddown() {
@@ -288,79 +306,54 @@ sweep_tensors() {
 
 # Make's rules for every stage and unit, from the settings and snapshots.txt
 # (arepo.mk includes them as WORK/rules.mk): paths relative to WORK, where
-# that make runs, and recipes "$(STAGE) run . STAGE [I [K]]"; a goal per stage.
+# that make runs, recipes "$(STAGE) run . STAGE [I [K]]", a goal per stage
+# and its targets in the make variable STAGE_targets (built by make from
+# stage_output's names: appending 100 000 words one by one is quadratic).
 stage_rules() {
 	echo "# Made by lib/stage from pipeline.env and snapshots.txt: the rules of arepo.mk."
-	_n=$(snapshot_count)
-	pipeline_stages | while read -r _s _after; do
-		goal=
-		stage_unit "$_s"
-		_unit=$unit
-		case $_unit in
-		run) stage_rule "$_s" "$_after" ;;
-		*)
-			_i=1
-			while [ $_i -le "$_n" ]; do
-				if [ "$_unit" = snapshot ]; then
-					stage_rule "$_s" "$_after" $_i
-				else
-					_k=0
-					while [ $_k -lt "$VIEWS" ]; do
-						stage_rule "$_s" "$_after" $_i $_k
-						_k=$((_k + 1))
-					done
-				fi
-				_i=$((_i + 1))
-			done ;;
+	echo "SNAPSHOTS := $(seq -s ' ' 1 "$(snapshot_count)")"
+	echo "VIEWS := $(seq -s ' ' 0 $((VIEWS - 1)))"
+	pipeline_stages | while read -r _r_stage _r_after; do
+		_r_after=$(echo "$_r_after" | tr ',-' '  ')
+		stage_unit "$_r_stage"
+		case $unit in
+		run) stage_output "$_r_stage"; _list=$out ;;
+		snapshot) stage_output "$_r_stage" % ""; _list="\$(SNAPSHOTS:%=$out)" ;;
+		view) stage_output "$_r_stage" '$(i)' %; _list="\$(foreach i,\$(SNAPSHOTS),\$(VIEWS:%=$out))" ;;
 		esac
-		printf '%s:%s\n' "$_s" "$goal"
+		printf '%s_targets := %s\n' "$_r_stage" "$_list"
+		if [ "$unit" = run ]; then stage_rule "" "" ""; else each_unit "$unit" stage_rule; fi
+		printf '%s: $(%s_targets)\n' "$_r_stage" "$_r_stage"
 		# Never removed by an interrupted make: each is renamed into place
 		# complete by its tool, and a pair just committed must stay.
-		printf '.PRECIOUS:%s\n' "$goal"
+		printf '.PRECIOUS: $(%s_targets)\n' "$_r_stage"
 	done
 }
 
-stage_rule() { # STAGE AFTER [I [K]]: one rule; adds its target to $goal
-	stage_output "$1" "${3-}" "${4-}"
+stage_rule() { # I K TASK: the rule of stage $_r_stage, after $_r_after
+	stage_output "$_r_stage" "$1" "$2"
 	_target=$out
-	goal="$goal $_target"
 	prereq= order=
 	# A snapshot is fetched only once the one CACHE_SLOTS before it is
 	# extracted: the cache holds at most CACHE_SLOTS of them.
-	if [ "$1" = fetch ] && [ "$3" -gt "$CACHE_SLOTS" ]; then
-		stage_output extract $(($3 - CACHE_SLOTS))
+	if [ "$_r_stage" = fetch ] && [ "$1" -gt "$CACHE_SLOTS" ]; then
+		stage_output extract $(($1 - CACHE_SLOTS))
 		order=" $out"
 	fi
-	_old_ifs=$IFS IFS=,
-	for _a in $2; do
-		IFS=$_old_ifs
-		[ "$_a" != - ] || continue
+	for _a in $_r_after; do
 		stage_unit "$_a"
-		case $unit in
-		run)
-			stage_output "$_a"
+		if [ -z "$1" ] && [ "$unit" != run ]; then
+			# Once per run, after every unit of a stage.
+			prereq="$prereq \$(${_a}_targets)"
+		else
+			stage_output "$_a" "$1" "$2"
 			# The grids are needed before, but a newer grid file does
 			# not make a committed pair old.
-			if [ "$_a" = grids ]; then order="$order $out"; else prereq="$prereq $out"; fi ;;
-		snapshot | view)
-			[ "${3-}" ] || stage_units "$_a" "$unit"
-			if [ "${3-}" ]; then
-				stage_output "$_a" "$3" "${4-}"
-				prereq="$prereq $out"
-			else
-				IFS=,
-				for _t in $unit_list; do
-					task_unit "$unit" "$_t"
-					stage_output "$_a" "$i" "$k"
-					prereq="$prereq $out"
-				done
-				IFS=$_old_ifs
-			fi ;;
-		esac
+			if [ "$_a" = grids ]; then order="$order $out"; else prereq="$prereq $out"; fi
+		fi
 	done
-	IFS=$_old_ifs
-	printf '%s:%s%s\n\t@$(STAGE) run . %s%s%s\n' "$_target" "$prereq" "${order:+ |$order}" \
-		"$1" "${3:+ $3}" "${4:+ $4}"
+	printf '%s:%s%s\n\t@$(STAGE) run . %s%s%s\n' "$_target" \
+		"$prereq" "${order:+ |$order}" "$_r_stage" "${1:+ $1}" "${2:+ $2}"
 }
 
 # Before make runs in WORK: the list, once, and the rules, when the list or
