@@ -143,6 +143,15 @@ run_status $PIPE WORK=nolist SOURCE=src CONFIG=other.json
 like "$err" "differ: seed, coordinate_hyper.lon_steps\)" "another configuration: the keys that differ"
 is "$(wc -l <nolist/snapshots.txt)" 3 "and nothing is changed"
 
+# A configuration asks for pairs by setting observer_hyper.mode.
+sed 's/"T_cmb": 2.73/"T_cmb": 2.73, "mode": "optically thin"/' config.json >asks.json
+$PIPE CONFIG=asks.json WORK=asks SOURCE=src list >/dev/null 2>&1
+like "$(cat asks/pipeline.env)" "OBSERVE=thin" "a configuration that sets observer_hyper.mode: OBSERVE defaults to it"
+arepo-submit --dry-run --config asks.json --work asks2 --source src >/dev/null 2>&1
+like "$(cat asks2/pipeline.env)" "OBSERVE=thin" "and --observe too"
+run_status arepo-submit --dry-run --config config.json --work dry3 --source src --scheduler pbs
+like "$status $err" "^2 arepo-submit: --scheduler pbs: no .*/sched-pbs.sh$" "--scheduler: only those with a lib/sched-NAME.sh"
+
 # Names with spaces and colons.
 mkdir "s p:c" && cp -r src/* "s p:c/" && cp config.json "c o:n f.json"
 ok "WORK, SOURCE and CONFIG with spaces and colons" make --no-print-directory -f "$TOP/pipelines/arepo.mk" -j 2 \
