@@ -150,6 +150,10 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/arepo/presets $(DESTDIR)$(PREFIX)/share/arepo/chem
 	install -m 644 pipelines/presets/*.json $(DESTDIR)$(PREFIX)/share/arepo/presets
 	install -m 644 pipelines/chem/*.dat $(DESTDIR)$(PREFIX)/share/arepo/chem
+	install -d $(DESTDIR)$(PREFIX)/share/arepo/pipeline/lib
+	install -m 644 pipelines/arepo.mk $(DESTDIR)$(PREFIX)/share/arepo/pipeline
+	install -m 644 pipelines/lib/*.sh $(DESTDIR)$(PREFIX)/share/arepo/pipeline/lib
+	install -m 755 pipelines/lib/stage $(DESTDIR)$(PREFIX)/share/arepo/pipeline/lib
 
 clean:
 	rm -rf build bin

@@ -1,90 +1,51 @@
 # The whole pipeline on one machine, as file targets:
 #   make -f pipelines/arepo.mk CONFIG=cfg.json WORK=dir SOURCE=dir-or-user@host:dir [-j N]
-# list -> fetch -> extract -> interp -> merge -> normalize. `make -j` runs
-# independent snapshots and views in parallel; an interrupted run resumes
-# where it stopped; only what is missing is redone. See arepo-pipeline(7).
+# The stages, their files and commands are described once, in lib/stages.sh.
+# Here, in the calling directory, lib/stage checks the settings and records
+# them in WORK/pipeline.env; then a second make, in WORK, runs the rules
+# lib/stage generates (WORK/rules.mk), whose targets are paths relative to
+# WORK, so that WORK, SOURCE and CONFIG may hold spaces and colons. An
+# interrupted run resumes where it stopped. See arepo-pipeline(7).
 
-ifndef CONFIG
-$(error CONFIG=file.json is required)
-endif
-ifndef WORK
-$(error WORK=directory is required)
-endif
-ifndef SOURCE
-$(error SOURCE=dir or SOURCE=user@host:dir is required)
-endif
+PIPELINE_DIR := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+STAGE := sh $(PIPELINE_DIR)/lib/stage
+GOALS := all list fetch extract interp grids observe merge normalize
 
-PIPELINE_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
-# The tools: those built beside this file, else those on PATH.
-BIN ?= $(if $(wildcard $(PIPELINE_DIR)../bin/arepo-extract),$(abspath $(PIPELINE_DIR)../bin)/,)
-CACHE_SLOTS ?= 2
-MPI_RANKS ?= 1
-INTERP_BACKEND ?= auto
-INTERP_OPTIONS ?=
-EXTRACT_OPTIONS ?=
-SSH_OPTIONS ?=
+.PHONY: $(GOALS) clean-cache
+.DEFAULT_GOAL := all
 
-CONFIG_FILE := $(abspath $(CONFIG))
-W := $(abspath $(WORK))
+ifndef AREPO_PIPELINE_IN_WORK
+# The settings reach lib/stage through the environment, whatever they hold;
+# those not given stay unset (GPU_LOCKS= is not GPU_LOCKS unset).
+SETTINGS := CONFIG WORK SOURCE OBSERVE KEEP_PHYSICAL CACHE_SLOTS MPI_RANKS INTERP_BACKEND \
+	GPU_LOCKS THREADS SSH_OPTIONS EXTRACT_OPTIONS INTERP_OPTIONS OBSERVE_OPTIONS BIN FORCE
+$(foreach v,$(SETTINGS),$(if $(filter undefined,$(origin $(v))),,$(eval export $(v))))
+# make -n: check the settings, change nothing.
+export DRY := $(if $(findstring n,$(firstword -$(MAKEFLAGS))),1)
+.NOTPARALLEL:
 
-# SOURCE=user@host:dir is remote; anything else is a local directory.
-REMOTE := $(if $(findstring :,$(SOURCE)),$(firstword $(subst :, ,$(SOURCE))))
-SOURCE_DIR := $(if $(REMOTE),$(patsubst $(REMOTE):%,%,$(SOURCE)),$(SOURCE))
-REMOTE_OPTIONS := $(if $(REMOTE),--remote $(REMOTE) $(SSH_OPTIONS))
-MPIRUN := $(if $(filter-out 1,$(MPI_RANKS)),mpirun -n $(MPI_RANKS))
-BACKEND := $(if $(filter cpu auto cuda,$(INTERP_BACKEND)),$(INTERP_BACKEND),$(error INTERP_BACKEND=$(INTERP_BACKEND): expected cpu, auto or cuda))
-# With a GPU backend, parallel interp jobs (make -j) take one GPU each
-# through lock files; GPU_LOCKS= turns that off.
-GPU_LOCKS ?= $(W)/gpu-locks
-INTERP_FLAGS := --backend $(BACKEND) $(if $(and $(filter auto cuda,$(BACKEND)),$(GPU_LOCKS)),--gpu-lock $(GPU_LOCKS))
-
-.PHONY: all list clean-cache
-
-all: $(W)/dataset/.normalized
-
-list: $(W)/snapshots.txt
-
-$(W)/snapshots.txt: $(CONFIG_FILE)
-	@mkdir -p $(W)
-	$(BIN)arepo-list $(REMOTE_OPTIONS) --config $(CONFIG_FILE) $(SOURCE_DIR) > $@.part
-	mv $@.part $@
-
-# One block of rules per snapshot, numbered by their line in snapshots.txt,
-# so that names with spaces never become make targets.
-$(W)/snapshots.mk: $(W)/snapshots.txt $(CONFIG_FILE)
-	@views=$$($(BIN)arepo-config --config $(CONFIG_FILE) writer_hyper.points_per_snapshot) && \
-	n=$$(wc -l < $<) && \
-	{ i=1; tensors=; while [ $$i -le $$n ]; do \
-		prev=$$((i - $(CACHE_SLOTS))); \
-		slot=; [ $$prev -ge 1 ] && slot="| $(W)/stamps/extracted_$$prev"; \
-		echo "$(W)/stamps/fetched_$$i: $$slot"; \
-		printf '\t@mkdir -p $(W)/stamps $(W)/cache\n'; \
-		printf '\tpath=$$$$(sed -n %sp $(W)/snapshots.txt) && $(BIN)arepo-fetch $(REMOTE_OPTIONS) --cache $(W)/cache -- "$$$$path" > $$@.part && mv $$@.part $$@\n' $$i; \
-		echo "$(W)/stamps/extracted_$$i: $(W)/stamps/fetched_$$i"; \
-		printf '\tlocal=$$$$(cat $$<) && $(MPIRUN) $(BIN)arepo-extract --config $(CONFIG_FILE) $(EXTRACT_OPTIONS) --out $(W)/views --print-dirs "$$$$local" > $$@.part && mv $$@.part $$@\n'; \
-		$(if $(REMOTE),printf '\t$(BIN)arepo-fetch --cache $(W)/cache --evict "$$$$(cat $$<)"\n';) \
-		k=0; while [ $$k -lt $$views ]; do \
-			t="$(W)/tensors/$${i}_view$$k.h5"; tensors="$$tensors $$t"; \
-			echo "$$t: $(W)/stamps/extracted_$$i"; \
-			printf '\t@mkdir -p $(W)/tensors\n'; \
-			printf '\t$(BIN)arepo-interp $(INTERP_FLAGS) $(INTERP_OPTIONS) "$$$$(cat $$<)/view_%s.h5" $$@\n' $$k; \
-			k=$$((k + 1)); \
-		done; \
-		i=$$((i + 1)); \
-	done; \
-	echo "TENSORS :=$$tensors"; } > $@.part && mv $@.part $@
-
--include $(W)/snapshots.mk
-
-$(W)/dataset/dataset.h5: $(TENSORS)
-	$(BIN)arepo-merge --link --skip-existing -o $(W)/dataset $(TENSORS)
-	@touch $@
-
-$(W)/dataset/.normalized: $(W)/dataset/dataset.h5
-	$(BIN)arepo-normalize $(W)/dataset
-	@touch $@
+# The list (a failure stops the run here, with arepo-list's message), then
+# make in WORK.
+$(GOALS):
+	@work=$$($(STAGE) setup make) && STAGE_ECHO=1 $(STAGE) prepare "$$work" && \
+	if [ $@ != list ] && [ -f "$$work/rules.mk" ]; then \
+		$(MAKE) --no-print-directory -C "$$work" -f $(PIPELINE_DIR)/arepo.mk AREPO_PIPELINE_IN_WORK=1 $@; fi
 
 # Snapshots copied from a remote archive, if a run was stopped before
 # extracting them.
 clean-cache:
-	rm -rf $(W)/cache
+	@$(STAGE) clean-cache
+
+else
+# In WORK. Every target is secondary: a tensor removed once observed, or a
+# fetched stamp removed with its snapshot from the cache, is not remade
+# while what was made from it is up to date.
+.SECONDARY:
+# The recipes print the tools' command lines, not their own.
+export STAGE_ECHO := 1
+
+all: normalize
+
+# Made by lib/stage before this make starts.
+include rules.mk
+endif
