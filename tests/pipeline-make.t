@@ -117,15 +117,12 @@ ok "rerun" $PIPE WORK=obs SOURCE=src OBSERVE=thick observe
 ok "the same pairs" same_pairs obs/observed parallel/observed
 is "$(count obs/tensors)" 0 "and the tensor is gone"
 
-# The pair dataset, once arepo-merge takes observed files.
-cp obs/observed/1_view0.h5 probe.h5
-if probe=$(arepo-merge --copy -o probe probe.h5 2>&1); then
-	ok "the pair dataset" $PIPE WORK=obs SOURCE=src OBSERVE=thick
-	ok "arepo-status: complete" arepo-status obs
-	is "$(count obs/tensors)" 0 "with no tensor kept"
-else
-	skip 3 "arepo-merge does not take observed files yet (${probe##*: })"
-fi
+# The pair dataset: merged and normalized.
+ok "the pair dataset" $PIPE WORK=obs SOURCE=src OBSERVE=thick
+ok "arepo-status: complete" arepo-status obs
+is "$(count obs/tensors)" 0 "with no tensor kept"
+ok "its pairs are in the dataset's units (normalized once)" sh -c \
+	"h5dump -A obs/dataset/dataset.h5 | grep -q '\"pairs\"' && arepo-normalize --stats obs/dataset | grep -q '^converted=0$'"
 
 # The run's settings, checked on resume; the first failing stage's message.
 run_status $PIPE WORK=nolist SOURCE=nowhere
