@@ -544,9 +544,9 @@ static int check_stems(char **paths, int n, struct arepo_err *err)
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* --help and --version need no MPI (and must work where MPI cannot start). */
+static void help_without_mpi(int argc, char **argv)
 {
-	/* --help and --version need no MPI (and must work where MPI cannot start). */
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--version") == 0) {
@@ -555,10 +555,12 @@ int main(int argc, char **argv)
 			cli_common_option(&cli, argv[i][2] == 'v' ? CLI_OPT_VERSION : 'h', NULL);
 		}
 	}
-	MPI_Init(&argc, &argv);
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-	/* Usage and configuration errors are the same on every rank: rank 0 says them. */
+}
+
+/* The options and the configuration; errors, the same on every rank, are
+ * said by rank 0 alone. Returns the index of the first SNAPSHOT. */
+static int parse_options(int argc, char **argv, struct options *o, struct arepo_config *cfg)
+{
 	int saved_stderr = -1;
 	if (rank > 0) {
 		saved_stderr = dup(STDERR_FILENO);
@@ -569,7 +571,6 @@ int main(int argc, char **argv)
 	}
 	struct cli_common cli;
 	cli_init(&cli, argv[0], usage);
-	struct options o = { 0 };
 	static const struct option longopts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "margin", required_argument, NULL, OPT_MARGIN },
@@ -588,99 +589,122 @@ int main(int argc, char **argv)
 		if (cli_common_option(&cli, opt, optarg))
 			continue;
 		switch (opt) {
-		case 'o': o.out = optarg; break;
+		case 'o': o->out = optarg; break;
 		case OPT_MARGIN: {
 			char *end;
-			o.margin_pc = strtod(optarg, &end);
-			if (end == optarg || *end || !(o.margin_pc >= 0))
+			o->margin_pc = strtod(optarg, &end);
+			if (end == optarg || *end || !(o->margin_pc >= 0))
 				cli_usage_error("--margin %s: expected parsecs, at least 0", optarg);
 			break;
 		}
-		case OPT_RADIUS: o.with_radius = 1; break;
+		case OPT_RADIUS: o->with_radius = 1; break;
 		case OPT_CHUNK_MB: {
 			long long mb = cli_parse_count("--chunk-mb", optarg);
 			if (mb < 1 || mb > (1 << 20))
 				cli_usage_error("--chunk-mb %s: expected 1 to 1048576", optarg);
-			o.chunk_bytes = (size_t)mb << 20;
+			o->chunk_bytes = (size_t)mb << 20;
 			break;
 		}
 		case OPT_MAX_MEMORY:
-			o.max_memory = (size_t)cli_parse_size("--max-memory", optarg);
-			if (o.max_memory == 0)
+			o->max_memory = (size_t)cli_parse_size("--max-memory", optarg);
+			if (o->max_memory == 0)
 				cli_usage_error("--max-memory %s: expected a positive size", optarg);
 			break;
-		case OPT_ALLOW_UNPHYSICAL: o.allow_unphysical = 1; break;
-		case OPT_STATS: o.stats = 1; break;
-		case OPT_FORCE: o.force = 1; break;
-		case OPT_PRINT_DIRS: o.print_dirs = 1; break;
+		case OPT_ALLOW_UNPHYSICAL: o->allow_unphysical = 1; break;
+		case OPT_STATS: o->stats = 1; break;
+		case OPT_FORCE: o->force = 1; break;
+		case OPT_PRINT_DIRS: o->print_dirs = 1; break;
 		default: cli_usage_error(NULL);
 		}
 	}
-	if (!o.out)
+	if (!o->out)
 		cli_usage_error("--out DIR is required");
 	if (optind == argc)
 		cli_usage_error("no SNAPSHOT given");
 	struct arepo_err err = { 0 };
-	struct arepo_config cfg;
-	if (cli_load_config(&cli, &cfg, &err) || config_require_grid(&cfg, &err))
+	if (cli_load_config(&cli, cfg, &err) || config_require_grid(cfg, &err))
 		die_err(&err);
 	if (rank > 0) {
 		dup2(saved_stderr, STDERR_FILENO);
 		close(saved_stderr);
 	}
+	return optind;
+}
+
+/* Every snapshot: with fewer snapshots than ranks, all ranks read each one
+ * together; with more, one snapshot per rank at a time, in rounds. */
+static int extract_all(char **snapshots, int nsnap, const struct arepo_config *cfg,
+		       const struct options *o, struct budget *bud, struct totals *tot,
+		       struct arepo_err *err)
+{
+	check_stems(snapshots, nsnap, err);
+	int rc = agree(MPI_COMM_WORLD, err);
+	if (nsnap < nranks) {
+		for (int s = 0; s < nsnap && !rc; s++)
+			rc = do_snapshot(MPI_COMM_WORLD, snapshots[s], cfg, o, bud, tot, err);
+		return rc;
+	}
+	for (int first = 0; first < nsnap && !rc; first += nranks) {
+		if (first + rank < nsnap)
+			do_snapshot(MPI_COMM_SELF, snapshots[first + rank], cfg, o, bud, tot, err);
+		rc = agree(MPI_COMM_WORLD, err);
+	}
+	return rc;
+}
+
+/* The totals of every rank (a collective call), and what rank 0 prints
+ * after a run that succeeded. */
+static void report(char **snapshots, int nsnap, const struct options *o, const struct budget *bud,
+		   const struct totals *tot, double wall, int succeeded, struct arepo_err *err)
+{
+	struct totals sum;
+	MPI_Reduce(&tot->bytes_read, &sum.bytes_read, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+	MPI_Reduce(&tot->cells_read, &sum.cells_read, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+	MPI_Reduce(&tot->seconds_read, &sum.seconds_read, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+	MPI_Reduce(&tot->views_written, &sum.views_written, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+	MPI_Reduce(&tot->views_skipped, &sum.views_skipped, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+	MPI_Reduce(&tot->passes, &sum.passes, 1, MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	long rss = ru.ru_maxrss, max_rss = 0;
+	MPI_Reduce(&rss, &max_rss, 1, MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD);
+	if (rank != 0 || !succeeded)
+		return;
+	if (o->print_dirs)
+		for (int s = 0; s < nsnap; s++) {
+			char name[256];
+			if (snap_name(snapshots[s], name, sizeof name, err) == 0)
+				printf("%s/%s\n", o->out, name);
+		}
+	log_info("%ld views written, %ld already there, %.3f s", sum.views_written, sum.views_skipped,
+		 wall);
+	if (o->stats)
+		printf("ranks=%d\nsnapshots=%d\nviews_written=%ld\nviews_skipped=%ld\n"
+		       "passes=%ld\ncells_read=%.0f\nbytes_read=%.0f\nseconds_read=%.6f\n"
+		       "seconds_total=%.6f\npeak_rss_kib=%ld\nmax_memory=%zu\n",
+		       nranks, nsnap, sum.views_written, sum.views_skipped, sum.passes, sum.cells_read,
+		       sum.bytes_read, sum.seconds_read, wall, max_rss, bud->memory);
+}
+
+int main(int argc, char **argv)
+{
+	help_without_mpi(argc, argv);
+	MPI_Init(&argc, &argv);
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+	struct options o = { 0 };
+	struct arepo_config cfg;
+	int first = parse_options(argc, argv, &o, &cfg);
 	h5_quiet();
 
 	double t0 = monotonic_seconds();
 	struct totals tot = { 0 };
 	struct budget bud;
 	make_budget(&o, &bud);
-	int nsnap = argc - optind;
-	check_stems(argv + optind, nsnap, &err);
-	int rc = agree(MPI_COMM_WORLD, &err);
-	if (nsnap < nranks) {
-		/* Few snapshots: all ranks read each one together. */
-		for (int s = 0; s < nsnap && !rc; s++)
-			rc = do_snapshot(MPI_COMM_WORLD, argv[optind + s], &cfg, &o, &bud, &tot, &err);
-	} else {
-		/* Many: one snapshot per rank at a time, in rounds. */
-		for (int first = 0; first < nsnap && !rc; first += nranks) {
-			if (first + rank < nsnap)
-				do_snapshot(MPI_COMM_SELF, argv[optind + first + rank], &cfg, &o, &bud, &tot,
-					    &err);
-			rc = agree(MPI_COMM_WORLD, &err);
-		}
-	}
-
+	struct arepo_err err = { 0 };
+	int rc = extract_all(argv + first, argc - first, &cfg, &o, &bud, &tot, &err);
 	double wall = monotonic_seconds() - t0;
-	struct totals sum;
-	MPI_Reduce(&tot.bytes_read, &sum.bytes_read, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
-	MPI_Reduce(&tot.cells_read, &sum.cells_read, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
-	MPI_Reduce(&tot.seconds_read, &sum.seconds_read, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
-	MPI_Reduce(&tot.views_written, &sum.views_written, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
-	MPI_Reduce(&tot.views_skipped, &sum.views_skipped, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
-	MPI_Reduce(&tot.passes, &sum.passes, 1, MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD);
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	long rss = ru.ru_maxrss, max_rss = 0;
-	MPI_Reduce(&rss, &max_rss, 1, MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD);
-	if (rank == 0 && !rc && o.print_dirs) {
-		for (int s = 0; s < nsnap; s++) {
-			char name[256];
-			if (snap_name(argv[optind + s], name, sizeof name, &err) == 0)
-				printf("%s/%s\n", o.out, name);
-		}
-	}
-	if (rank == 0 && !rc) {
-		log_info("%ld views written, %ld already there, %.3f s", sum.views_written,
-			 sum.views_skipped, wall);
-		if (o.stats)
-			printf("ranks=%d\nsnapshots=%d\nviews_written=%ld\nviews_skipped=%ld\n"
-			       "passes=%ld\ncells_read=%.0f\nbytes_read=%.0f\nseconds_read=%.6f\n"
-			       "seconds_total=%.6f\npeak_rss_kib=%ld\nmax_memory=%zu\n",
-			       nranks, nsnap, sum.views_written, sum.views_skipped, sum.passes,
-			       sum.cells_read, sum.bytes_read, sum.seconds_read, wall, max_rss,
-			       bud.memory);
-	}
+	report(argv + first, argc - first, &o, &bud, &tot, wall, rc == 0, &err);
 	MPI_Finalize();
 	return rc;
 }
