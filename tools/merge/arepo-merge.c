@@ -16,6 +16,7 @@
 #include "dataset.h"
 #include "dsdir.h"
 #include "h5util.h"
+#include "iris_import.h"
 #include "npy.h"
 #include "observed.h"
 #include "rng.h"
@@ -84,6 +85,9 @@ struct run {
 	size_t ndrops;
 	struct dsdir_journal recovered; /* the output's journal, finished */
 	int have_pair_units;     /* the pairs' factors are set (an existing dataset's, taken) */
+	struct iris_import *iris; /* per argument: the IRIS dataset directory it names, if one */
+	struct atomic_output stage; /* where IRIS's entries are written, in DATASET/tensors/ */
+	int keep_order;          /* a new dataset of one IRIS directory: its order kept */
 };
 
 /* Names, for the catalog lookups and the names chosen: open addressing. */
@@ -441,6 +445,38 @@ static int add_tensor(struct run *r, const char *path, int in_place, struct arep
 	return 0;
 }
 
+/* An IRIS dataset directory: its entries written as tensor or observed
+ * files under a temporary directory in DATASET/tensors/ (removed at exit),
+ * from where they are merged as any file is. */
+static int import_iris(struct run *r, int a, struct arepo_err *err)
+{
+	if (!r->stage.active) {
+		char path[PATH_MAX + 32];
+		snprintf(path, sizeof path, "%s/" DATASET_TENSORS, r->out);
+		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+			return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", path, strerror(errno));
+		snprintf(path, sizeof path, "%s/" DATASET_TENSORS "/iris-import", r->out);
+		int rc = atomic_begin(&r->stage, path, err);
+		if (rc)
+			return rc;
+		if (mkdir(r->stage.temp, 0777) != 0) {
+			rc = err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", r->stage.temp, strerror(errno));
+			atomic_abort(&r->stage);
+			return rc;
+		}
+	}
+	char into[PATH_MAX + 16];
+	snprintf(into, sizeof into, "%s/%d", r->stage.temp, a);
+	if (mkdir(into, 0777) != 0)
+		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", into, strerror(errno));
+	struct iris_import *imp = &r->iris[a];
+	int rc = iris_import(r->args[a], into, imp, err);
+	log_info("%s: %zu IRIS entries read", r->args[a], imp->n);
+	for (size_t i = 0; i < imp->n && !rc; i++)
+		rc = add_tensor(r, imp->files[i], 0, err);
+	return rc;
+}
+
 /* Every input read, the output's state recovered first. */
 static int read_inputs(struct run *r, struct arepo_err *err)
 {
@@ -480,6 +516,10 @@ static int read_inputs(struct run *r, struct arepo_err *err)
 		}
 		if (!is_directory(arg)) {
 			rc = add_tensor(r, arg, 0, err);
+			continue;
+		}
+		if (iris_dir_detect(arg)) {
+			rc = import_iris(r, a, err);
 			continue;
 		}
 		struct dsdir_journal j;
@@ -694,7 +734,11 @@ static int commit(struct run *r, struct arepo_err *err)
 		}
 		size_t before = ds->n;
 		ds->n += r->n;
-		dataset_shuffle(ds);
+		if (r->keep_order)
+			for (size_t i = 0; i < ds->n; i++)
+				ds->shuffle[i] = (int64_t)i;
+		else
+			dataset_shuffle(ds);
 		rc = dataset_write(r->out, ds, err);
 		if (rc)
 			ds->n = before;
@@ -787,6 +831,7 @@ static int merge(struct run *r, struct arepo_err *err)
 	}
 	if ((rc = read_inputs(r, err)))
 		return rc;
+	r->keep_order = !r->existing && r->nargs == 1 && r->iris[0].n;
 	/* A new dataset holds the kind of its first input; pairs share its mode and axes. */
 	if (!r->existing && r->n) {
 		r->ds.kind = r->in[0].kind;
@@ -806,6 +851,15 @@ static int merge(struct run *r, struct arepo_err *err)
 			have_units = 1;
 			if (r->ds.kind == DATASET_PAIRS && r->sub[a].kind == DATASET_PAIRS) {
 				memcpy(r->ds.pairs.factors, r->sub[a].pairs.factors, sizeof r->ds.pairs.factors);
+				r->have_pair_units = 1;
+			}
+		} else if (r->iris[a].n) {
+			/* An IRIS dataset keeps its units (hyper.json's). */
+			units = r->iris[a].units;
+			have_units = 1;
+			if (r->ds.kind == DATASET_PAIRS && r->iris[a].kind == DATASET_PAIRS &&
+			    r->iris[a].have_pair_factors) {
+				memcpy(r->ds.pairs.factors, r->iris[a].pair_factors, sizeof r->ds.pairs.factors);
 				r->have_pair_units = 1;
 			}
 		}
@@ -914,14 +968,21 @@ int main(int argc, char **argv)
 	r.nargs = argc - optind;
 	r.sub = calloc((size_t)r.nargs + 1, sizeof *r.sub);
 	r.vanished = calloc((size_t)r.nargs + 1, sizeof *r.vanished);
-	if (!r.sub || !r.vanished)
+	r.iris = calloc((size_t)r.nargs + 1, sizeof *r.iris);
+	if (!r.sub || !r.vanished || !r.iris)
 		die(EXIT_RUNTIME, "out of memory");
 
 	struct arepo_err err = { 0 };
-	if (merge(&r, &err)) {
+	int rc = merge(&r, &err);
+	if (r.stage.active)
+		atomic_abort(&r.stage); /* what was imported and not merged */
+	if (rc) {
 		remove_new_dataset(&r);
 		die_err(&err);
 	}
+	for (int a = 0; a < r.nargs; a++)
+		iris_import_free(&r.iris[a]);
+	free(r.iris);
 	for (size_t i = 0; i < r.n; i++)
 		free(r.in[i].config_json);
 	for (size_t i = 0; i < r.ndrops; i++)

@@ -16,6 +16,7 @@
 #include "atomic.h"
 #include "cli.h"
 #include "clock.h"
+#include "coords.h"
 #include "dataset.h"
 #include "dsdir.h"
 #include "h5util.h"
@@ -52,7 +53,9 @@ static herr_t copy_attribute(hid_t loc, const char *name, const H5A_info_t *info
 {
 	(void)info;
 	hid_t to = *(hid_t *)data;
-	if (strcmp(name, "iris_units") == 0)
+	/* Its units are recorded anew; dimension scales are made anew (their
+	 * references point into the old file). */
+	if (strcmp(name, "iris_units") == 0 || strcmp(name, "DIMENSION_LIST") == 0)
 		return 0;
 	hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
 	hid_t type = H5Aget_type(a), space = H5Aget_space(a);
@@ -75,7 +78,7 @@ static herr_t copy_attribute(hid_t loc, const char *name, const H5A_info_t *info
 /* Rewrites one tensor scaled by f (float32 products, as IRIS's in-place
  * NumPy multiplications), recording the units u, and renames it into place. */
 static int convert(const char *path, const double f[3], const struct iris_units *u,
-		   struct arepo_err *err)
+		   const struct processing_units *p, struct arepo_err *err)
 {
 	h5_quiet();
 	hid_t in = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -99,6 +102,13 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 		    H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attribute, &dst) < 0))
 		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement: %s", path,
 			     h5_failure_reason());
+	struct view_meta meta;
+	if (!rc && (rc = view_meta_read(in, path, &meta, err)) == 0) {
+		if (coords_tensor(file, dst, &meta.geometry, p, u))
+			rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement: %s", path,
+				     h5_failure_reason());
+		view_meta_free(&meta);
+	}
 	size_t plane = (size_t)dims[2] * (size_t)dims[3];
 	float *slab = malloc(plane * (size_t)dims[0] * sizeof(float));
 	const float fv = (float)f[0], fd = (float)f[1], ft = (float)f[2];
@@ -178,7 +188,7 @@ static void work(pid_t parent, int w, int jobs, const size_t *todo, size_t ntodo
 		} else {
 			log_info("%s: velocity x%.9g, density x%.9g, temperature x%.9g", paths[i],
 				 factors[i][0], factors[i][1], factors[i][2]);
-			rc = convert(paths[i], factors[i], &ds->units, &err);
+			rc = convert(paths[i], factors[i], &ds->units, &ds->entries[i].processing, &err);
 		}
 		if (rc)
 			die_err(&err);
@@ -367,8 +377,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (ntodo == 0) {
-		printf("%s: every tensor is in the dataset's units (factors 1 within 1e-6); nothing "
-		       "rewritten\n", dir);
+		log_info("%s: every tensor is in the dataset's units (factors 1 within 1e-6); nothing "
+			 "rewritten", dir);
 	} else {
 		/* Processes, not threads: one tensor each at a time. */
 		if ((size_t)jobs > ntodo)
@@ -376,7 +386,7 @@ int main(int argc, char **argv)
 		int worst = run_workers(dir, jobs, todo, ntodo, paths, factors, &ds);
 		if (worst)
 			return worst;
-		printf("%s: %zu of %zu tensors converted\n", dir, ntodo, ds.n);
+		log_info("%s: %zu of %zu tensors converted", dir, ntodo, ds.n);
 	}
 	double seconds = monotonic_seconds() - t0;
 	if (stats)
