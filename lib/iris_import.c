@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "npy.h"
 #include "observed.h"
@@ -225,7 +226,8 @@ static int import_pair(const struct arepo_config *cfg, char *config_json, const 
 	return rc;
 }
 
-int iris_import(const char *dir, const char *into, struct iris_import *out, struct arepo_err *err)
+int iris_import(const char *dir, const char *into, int progress, struct iris_import *out,
+		struct arepo_err *err)
 {
 	memset(out, 0, sizeof *out);
 	char hpath[PATH_MAX + 32], apath[PATH_MAX + 32];
@@ -290,6 +292,8 @@ int iris_import(const char *dir, const char *into, struct iris_import *out, stru
 			rc = import_pair(cfg, config_json, dir, item, out, mode, path, err);
 		else
 			rc = import_tensor(cfg, config_json, dir, json_string_value(item), &out->units, path, err);
+		if (!rc && progress)
+			cli_progress_show(dir, (double)(k + 1), (double)n);
 	}
 	free(config_json);
 	free(text);

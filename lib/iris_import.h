@@ -24,9 +24,10 @@ struct iris_import {
 int iris_dir_detect(const char *dir);
 
 /* Writes one tensor or observed file per entry of dir into the directory
- * into, which exists. Errors name the file: 2 for a configuration these
+ * into, which exists, showing progress if asked. Errors name the file: 2 for a configuration these
  * tools refuse, 3 for malformed files, 1 for I/O. */
-int iris_import(const char *dir, const char *into, struct iris_import *out, struct arepo_err *err);
+int iris_import(const char *dir, const char *into, int progress, struct iris_import *out,
+		struct arepo_err *err);
 void iris_import_free(struct iris_import *imp);
 
 #endif

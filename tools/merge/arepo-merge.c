@@ -24,8 +24,9 @@
 static const char usage[] =
 	"Usage: arepo-merge [OPTION]... -o DATASET INPUT...\n"
 	"Create or extend the dataset directory DATASET with INPUTs: tensor files,\n"
-	"observed files (arepo-observe) and dataset directories; a dataset holds one\n"
-	"kind. The files go to DATASET/tensors/; DATASET/dataset.h5 is rewritten with\n"
+	"observed files (arepo-observe), dataset directories and IRIS dataset\n"
+	"directories (hyper.json, attributes.json, .npy files; imported in their\n"
+	"order and units); a dataset holds one kind. The files go to DATASET/tensors/; DATASET/dataset.h5 is rewritten with\n"
 	"the catalog, a new shuffle, the units and virtual datasets over the files:\n"
 	"\"physical\" (N, 6, r, lon, lat), or \"columnized\" (N, 1, r, lon) and\n"
 	"\"observed\" (N, 1, lon, v). A new dataset of pairs gets IRIS's units from\n"
@@ -45,6 +46,7 @@ static const char usage[] =
 	"                         columnized_N.npy and observed_N.npy per pair)\n"
 	"      --no-wait          fail (status 1) instead of waiting while another run\n"
 	"                         changes DATASET or an input dataset\n"
+	CLI_PROGRESS_HELP
 	"      --log-level LEVEL  error, warn (default), info or debug\n"
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
@@ -88,6 +90,7 @@ struct run {
 	struct iris_import *iris; /* per argument: the IRIS dataset directory it names, if one */
 	struct atomic_output stage; /* where IRIS's entries are written, in DATASET/tensors/ */
 	int keep_order;          /* a new dataset of one IRIS directory: its order kept */
+	int progress;
 };
 
 /* Names, for the catalog lookups and the names chosen: open addressing. */
@@ -259,7 +262,7 @@ static int export_pair(const char *source, const char *dir, size_t i, struct are
 
 /* IRIS's layout: hyper.json, attributes.json, tensors (or pairs) as .npy. */
 static int export_iris(const char *dir, const char *dataset_dir, const struct dataset *ds,
-		       struct arepo_err *err)
+		       int progress, struct arepo_err *err)
 {
 	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
 		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", dir, strerror(errno));
@@ -276,6 +279,8 @@ static int export_iris(const char *dir, const char *dataset_dir, const struct da
 		snprintf(source, sizeof source, "%s/%s", dataset_dir, ds->entries[i].tensor);
 		if (ds->kind == DATASET_PAIRS) {
 			rc = export_pair(source, dir, i, err);
+			if (!rc && progress)
+				cli_progress_show(dir, (double)(k + 1), (double)ds->n);
 			len += (size_t)snprintf(index + len, cap - len,
 						"%s\n        [\n            \"columnized_%zu.npy\",\n"
 						"            \"observed_%zu.npy\"\n        ]", k ? "," : "", i, i);
@@ -286,6 +291,8 @@ static int export_iris(const char *dir, const char *dataset_dir, const struct da
 		snprintf(dest, sizeof dest, "%s/%s", dir, name);
 		rc = npy_from_tensor(source, dest, err);
 		len += (size_t)snprintf(index + len, cap - len, "%s\n        \"%s\"", k ? "," : "", name);
+		if (!rc && progress)
+			cli_progress_show(dir, (double)(k + 1), (double)ds->n);
 	}
 	snprintf(index + len, cap - len, "\n    ]\n}\n");
 	char path[PATH_MAX + 32];
@@ -470,7 +477,7 @@ static int import_iris(struct run *r, int a, struct arepo_err *err)
 	if (mkdir(into, 0777) != 0)
 		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", into, strerror(errno));
 	struct iris_import *imp = &r->iris[a];
-	int rc = iris_import(r->args[a], into, imp, err);
+	int rc = iris_import(r->args[a], into, r->progress, imp, err);
 	log_info("%s: %zu IRIS entries read", r->args[a], imp->n);
 	for (size_t i = 0; i < imp->n && !rc; i++)
 		rc = add_tensor(r, imp->files[i], 0, err);
@@ -725,6 +732,8 @@ static int commit(struct run *r, struct arepo_err *err)
 		snprintf(dest, sizeof dest, "%s/%s", r->out, ds->entries[ds->n + i].tensor);
 		if (!r->in[i].in_place)
 			rc = place(r->in[i].source, dest, r->mode, err);
+		if (!rc && r->progress)
+			cli_progress_show(r->out, (double)(i + 1), (double)r->n);
 	}
 	if (!rc) {
 		int fd = open(tdir, O_RDONLY);
@@ -916,7 +925,7 @@ static int merge(struct run *r, struct arepo_err *err)
 		if ((rc = commit(r, err)))
 			return rc;
 	}
-	if (r->export_dir && (rc = export_iris(r->export_dir, r->out, &r->ds, err)))
+	if (r->export_dir && (rc = export_iris(r->export_dir, r->out, &r->ds, r->progress, err)))
 		return rc;
 	log_info("%s: %zu entries (%zu added)", r->out, r->ds.n, r->n);
 	return 0;
@@ -939,6 +948,7 @@ int main(int argc, char **argv)
 		{ "units-from", required_argument, NULL, OPT_UNITS_FROM },
 		{ "export-iris", required_argument, NULL, OPT_EXPORT },
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		CLI_PROGRESS_OPTIONS,
 		CLI_BASIC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -958,6 +968,7 @@ int main(int argc, char **argv)
 		default: cli_usage_error(NULL);
 		}
 	}
+	r.progress = cli.progress;
 	if (!r.out)
 		cli_usage_error("-o DATASET is required");
 	if (optind == argc && !r.export_dir && !r.units_from)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -39,12 +40,13 @@ static const char usage[] =
 	"      --stats            print volumes and timings as key=value lines\n"
 	"      --no-wait          fail (status 1) instead of waiting while another run\n"
 	"                         changes DATASET\n"
+	CLI_PROGRESS_HELP
 	"      --log-level LEVEL  error, warn (default), info or debug\n"
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
 	"\n"
-	"When every factor is 1 within 1e-6 nothing is rewritten, and the tool says\n"
-	"so. Exit status: 0 done, 1 I/O error, 2 usage error, 3 bad dataset.\n"
+	"When every factor is 1 within 1e-6 nothing is rewritten (said at\n"
+	"--log-level info). Exit status: 0 done, 1 I/O error, 2 usage error, 3 bad dataset.\n"
 	"See arepo-normalize(1), arepo-dataset(5).\n";
 
 enum { OPT_UNITS_FROM = CLI_OPT_FIRST_TOOL, OPT_STATS, OPT_NO_WAIT };
@@ -155,6 +157,10 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 	return atomic_commit(&out, err);
 }
 
+/* Entries converted by all workers (shared memory), for the progress line. */
+static unsigned long *converted;
+static int show_progress;
+
 /* The workers, which the parent stops when it is asked to stop. */
 static volatile sig_atomic_t stop_signal;
 static volatile pid_t *workers;
@@ -192,6 +198,9 @@ static void work(pid_t parent, int w, int jobs, const size_t *todo, size_t ntodo
 		}
 		if (rc)
 			die_err(&err);
+		if (show_progress && converted)
+			cli_progress_show(NULL, (double)__atomic_add_fetch(converted, 1, __ATOMIC_RELAXED),
+					  (double)ntodo);
 	}
 	_exit(0);
 }
@@ -302,6 +311,7 @@ int main(int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		CLI_PROGRESS_OPTIONS,
 		CLI_BASIC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -383,6 +393,10 @@ int main(int argc, char **argv)
 		/* Processes, not threads: one tensor each at a time. */
 		if ((size_t)jobs > ntodo)
 			jobs = (int)ntodo;
+		show_progress = cli.progress;
+		void *shared = show_progress ? mmap(NULL, sizeof *converted, PROT_READ | PROT_WRITE,
+						    MAP_SHARED | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
+		converted = shared == MAP_FAILED ? NULL : shared;
 		int worst = run_workers(dir, jobs, todo, ntodo, paths, factors, &ds);
 		if (worst)
 			return worst;
