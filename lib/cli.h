@@ -12,6 +12,8 @@ enum {
 	CLI_OPT_SET,
 	CLI_OPT_LOG_LEVEL,
 	CLI_OPT_VERSION,
+	CLI_OPT_PROGRESS,
+	CLI_OPT_NO_PROGRESS,
 	CLI_OPT_FIRST_TOOL /* a tool numbers its own long-only options from here */
 };
 
@@ -27,6 +29,14 @@ enum {
 	{ "set", required_argument, NULL, CLI_OPT_SET },       \
 	CLI_BASIC_OPTIONS
 
+/* --progress and --no-progress: the long-running tools. */
+#define CLI_PROGRESS_OPTIONS                                         \
+	{ "progress", no_argument, NULL, CLI_OPT_PROGRESS },          \
+	{ "no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS }
+#define CLI_PROGRESS_HELP                                                                   \
+	"      --progress         show progress (default: on a terminal, not under Slurm)\n" \
+	"      --no-progress      do not show progress\n"
+
 #define CLI_COMMON_HELP                                                         \
 	"  --config FILE          configuration (IRIS hyper.json keys)\n"        \
 	"  --set SECTION.KEY=VAL  override one configuration key (repeatable)\n" \
@@ -39,6 +49,7 @@ struct cli_common {
 	const char **sets;
 	int nsets;
 	const char *usage; /* the tool's whole --help text */
+	int progress;      /* --progress, --no-progress, or cli_progress_default() */
 };
 
 /* Starts logging under the tool's name. */
@@ -46,7 +57,9 @@ void cli_init(struct cli_common *cli, const char *argv0, const char *usage);
 /* Handles a common option; returns 1 if opt was one, 0 otherwise.
  * --help and --version exit 0; a bad --log-level exits 2. */
 int cli_common_option(struct cli_common *cli, int opt, const char *arg);
-/* getopt's "?" case: points at --help and exits 2. */
+/* A usage error in one line, "TOOL: WHAT. Try 'TOOL --help' for more
+ * information.", and exit 2. With fmt NULL (getopt's '?' case) it says
+ * which option getopt refused (cli_init turns getopt's own messages off). */
 _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Defaults, then --config, then every --set in order, then validation. */
 int cli_load_config(const struct cli_common *cli, struct arepo_config *cfg, struct arepo_err *err);
@@ -57,5 +70,9 @@ long long cli_parse_count(const char *option, const char *text);
 unsigned long long cli_parse_size(const char *option, const char *text);
 /* Show progress: on a terminal, unless under Slurm. */
 int cli_progress_default(void);
+/* The progress line on stderr, "\rTOOL: WHAT: N%" (what may be NULL),
+ * redrawn when the percentage changes; done == total ends the line. Safe
+ * to call from several threads or processes sharing stderr. */
+void cli_progress_show(const char *what, double done, double total);
 
 #endif

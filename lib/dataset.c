@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "config.h"
+#include "coords.h"
 #include "h5util.h"
 #include "rng.h"
 #include "observed.h"
@@ -74,7 +76,7 @@ int64_t snapshot_index_of(const char *name)
 	return strtoll(name + start, NULL, 10);
 }
 
-static int units_from_config(const char *json, struct processing_units *p)
+int processing_units_from_config(const char *json, struct processing_units *p)
 {
 	json_error_t jerr;
 	json_t *root = json_loads(json ? json : "", 0, &jerr);
@@ -92,6 +94,18 @@ static int units_from_config(const char *json, struct processing_units *p)
 	}
 	json_decref(root);
 	return rc;
+}
+
+void processing_units_or_default(const char *json, struct processing_units *p)
+{
+	if (processing_units_from_config(json, p) == 0)
+		return;
+	struct arepo_config cfg;
+	config_defaults(&cfg);
+	p->length_cm = cfg.writer_hyper.length_cm_per_processing;
+	p->mass_g = cfg.writer_hyper.mass_g_per_processing;
+	p->velocity_cm_per_s = cfg.writer_hyper.velocity_cm_per_s_per_processing;
+	p->temperature_K = cfg.writer_hyper.temperature_K_per_processing;
 }
 
 /* The catalog row of an entry from its view metadata and configuration. */
@@ -115,7 +129,13 @@ static int entry_from_meta(const char *path, const struct view_meta *m, struct c
 	e->r_steps = m->geometry.r_steps;
 	e->lon_steps = m->geometry.lon_steps;
 	e->lat_steps = m->geometry.lat_steps;
-	if (units_from_config(m->config_json, &e->processing))
+	e->r_min = m->geometry.r_min;
+	e->r_max = m->geometry.r_max;
+	e->lon_min = m->geometry.lon_min;
+	e->lon_max = m->geometry.lon_max;
+	e->lat_min = m->geometry.lat_min;
+	e->lat_max = m->geometry.lat_max;
+	if (processing_units_from_config(m->config_json, &e->processing))
 		return err_set(err, EXIT_BADDATA, "%s: its configuration gives no processing units", path);
 	return 0;
 }
@@ -464,41 +484,164 @@ int factors_are_one(const double f[3])
 	return 1;
 }
 
-/* The catalog's compound type, in memory and in the file. */
+/* The catalog's columns: the compound type's fields, and the 1-D
+ * variables along "entry" that xarray reads. */
+enum field_kind { FIELD_STR, FIELD_I64, FIELD_F64 };
+static const struct field {
+	const char *name;
+	size_t offset, size;
+	enum field_kind kind;
+} fields[] = {
+#define F(name, member, kind) { name, offsetof(struct catalog_entry, member), \
+				sizeof(((struct catalog_entry *)0)->member), kind }
+	F("snapshot", snapshot, FIELD_STR),
+	F("snapshot_name", snapshot_name, FIELD_STR),
+	F("snapshot_index", snapshot_index, FIELD_I64),
+	F("view", view, FIELD_I64),
+	F("theta", theta, FIELD_F64),
+	F("observer_radius", observer_radius, FIELD_F64),
+	F("jitter_r", jitter_r, FIELD_F64),
+	F("jitter_lon", jitter_lon, FIELD_F64),
+	F("scale", scale, FIELD_F64),
+	F("density_factor", density_factor, FIELD_F64),
+	F("skew_factor", skew_factor, FIELD_F64),
+	F("skew_angle", skew_angle, FIELD_F64),
+	F("seed", seed, FIELD_I64),
+	F("tensor", tensor, FIELD_STR),
+	F("length_cm_per_processing", processing.length_cm, FIELD_F64),
+	F("mass_g_per_processing", processing.mass_g, FIELD_F64),
+	F("velocity_cm_per_s_per_processing", processing.velocity_cm_per_s, FIELD_F64),
+	F("temperature_K_per_processing", processing.temperature_K, FIELD_F64),
+	F("r_steps", r_steps, FIELD_I64),
+	F("lon_steps", lon_steps, FIELD_I64),
+	F("lat_steps", lat_steps, FIELD_I64),
+	F("r_min", r_min, FIELD_F64),
+	F("r_max", r_max, FIELD_F64),
+	F("lon_min", lon_min, FIELD_F64),
+	F("lon_max", lon_max, FIELD_F64),
+	F("lat_min", lat_min, FIELD_F64),
+	F("lat_max", lat_max, FIELD_F64),
+#undef F
+};
+#define NFIELDS (sizeof fields / sizeof fields[0])
+
+/* The catalog's compound type, in memory and in the file. A catalog
+ * written before a field existed reads with that field left as it was. */
 static hid_t catalog_type(void)
 {
 	hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct catalog_entry));
-	hid_t s256 = H5Tcopy(H5T_C_S1), s64 = H5Tcopy(H5T_C_S1), s128 = H5Tcopy(H5T_C_S1);
-	H5Tset_size(s256, 256);
-	H5Tset_size(s64, 64);
-	H5Tset_size(s128, 128);
-#define F(name, field, type) H5Tinsert(t, name, offsetof(struct catalog_entry, field), type)
-	F("snapshot", snapshot, s256);
-	F("snapshot_name", snapshot_name, s64);
-	F("snapshot_index", snapshot_index, H5T_NATIVE_INT64);
-	F("view", view, H5T_NATIVE_INT64);
-	F("theta", theta, H5T_NATIVE_DOUBLE);
-	F("observer_radius", observer_radius, H5T_NATIVE_DOUBLE);
-	F("jitter_r", jitter_r, H5T_NATIVE_DOUBLE);
-	F("jitter_lon", jitter_lon, H5T_NATIVE_DOUBLE);
-	F("scale", scale, H5T_NATIVE_DOUBLE);
-	F("density_factor", density_factor, H5T_NATIVE_DOUBLE);
-	F("skew_factor", skew_factor, H5T_NATIVE_DOUBLE);
-	F("skew_angle", skew_angle, H5T_NATIVE_DOUBLE);
-	F("seed", seed, H5T_NATIVE_INT64);
-	F("tensor", tensor, s128);
-	F("length_cm_per_processing", processing.length_cm, H5T_NATIVE_DOUBLE);
-	F("mass_g_per_processing", processing.mass_g, H5T_NATIVE_DOUBLE);
-	F("velocity_cm_per_s_per_processing", processing.velocity_cm_per_s, H5T_NATIVE_DOUBLE);
-	F("temperature_K_per_processing", processing.temperature_K, H5T_NATIVE_DOUBLE);
-	F("r_steps", r_steps, H5T_NATIVE_INT64);
-	F("lon_steps", lon_steps, H5T_NATIVE_INT64);
-	F("lat_steps", lat_steps, H5T_NATIVE_INT64);
-#undef F
-	H5Tclose(s256);
-	H5Tclose(s64);
-	H5Tclose(s128);
+	for (size_t k = 0; k < NFIELDS; k++) {
+		hid_t ft = fields[k].kind == FIELD_I64 ? H5Tcopy(H5T_NATIVE_INT64)
+			   : fields[k].kind == FIELD_F64 ? H5Tcopy(H5T_NATIVE_DOUBLE) : H5Tcopy(H5T_C_S1);
+		if (fields[k].kind == FIELD_STR)
+			H5Tset_size(ft, fields[k].size);
+		H5Tinsert(t, fields[k].name, fields[k].offset, ft);
+		H5Tclose(ft);
+	}
 	return t;
+}
+
+/* Whether every entry has the grid of the first, and it is known. */
+static int axes_common(const struct dataset *ds)
+{
+	const struct catalog_entry *a = &ds->entries[0];
+	if (!(a->r_min > 0))
+		return 0;
+	for (size_t i = 1; i < ds->n; i++) {
+		const struct catalog_entry *b = &ds->entries[i];
+		if (b->r_min != a->r_min || b->r_max != a->r_max || b->lon_min != a->lon_min ||
+		    b->lon_max != a->lon_max || b->lat_min != a->lat_min || b->lat_max != a->lat_max ||
+		    b->r_steps != a->r_steps || b->lon_steps != a->lon_steps ||
+		    b->lat_steps != a->lat_steps || b->processing.length_cm != a->processing.length_cm)
+			return 0;
+	}
+	return 1;
+}
+
+/* Named dimensions for xarray: entry, the catalog's columns along it, and
+ * the dimensions of the entries' arrays (coords.h); the arrays' "coordinates"
+ * name the columns, so that each entry carries its row. */
+static int write_coords(hid_t file, const struct dataset *ds)
+{
+	int64_t *index = malloc((ds->n ? ds->n : 1) * sizeof *index);
+	void *column = malloc((ds->n ? ds->n : 1) * sizeof(double));
+	const char **text = malloc((ds->n ? ds->n : 1) * sizeof *text);
+	size_t names_size = 32;
+	for (size_t k = 0; k < NFIELDS; k++)
+		names_size += strlen(fields[k].name) + 1;
+	char *names = malloc(names_size);
+	int bad = !index || !column || !text || !names;
+	hid_t entry = -1;
+	if (!bad) {
+		for (size_t i = 0; i < ds->n; i++)
+			index[i] = (int64_t)i;
+		struct coord c = { "entry", ds->n, COORD_I64, index, NULL, "catalog row" };
+		bad = (entry = coords_scale(file, &c)) < 0;
+	}
+	if (!bad)
+		strcpy(names, "channel_units");
+	for (size_t k = 0; k < NFIELDS && !bad; k++) {
+		const struct field *f = &fields[k];
+		for (size_t i = 0; i < ds->n; i++) {
+			const char *at = (const char *)&ds->entries[i] + f->offset;
+			if (f->kind == FIELD_STR)
+				text[i] = at;
+			else
+				memcpy((char *)column + i * 8, at, 8);
+		}
+		struct coord c = { f->name, ds->n,
+				   f->kind == FIELD_STR ? COORD_STR : f->kind == FIELD_I64 ? COORD_I64 : COORD_F64,
+				   f->kind == FIELD_STR ? (const void *)text : column, NULL, NULL };
+		bad = coords_variable(file, entry, &c) != 0;
+		strcat(strcat(names, " "), f->name);
+	}
+	const char *arrays[2] = { ds->kind == DATASET_PAIRS ? "columnized" : "physical", "observed" };
+	for (int a = 0; a < 2 && !bad; a++) {
+		hid_t set = H5Dopen2(file, a ? "shuffle" : "catalog", H5P_DEFAULT);
+		bad = set < 0 || coords_attach(set, &entry, 1);
+		if (set >= 0)
+			H5Dclose(set);
+	}
+	if (!bad && ds->n) {
+		const struct catalog_entry *e0 = &ds->entries[0];
+		const struct view_geometry g = { .r_min = e0->r_min, .r_max = e0->r_max,
+						 .lon_min = e0->lon_min, .lon_max = e0->lon_max,
+						 .lat_min = e0->lat_min, .lat_max = e0->lat_max,
+						 .r_steps = e0->r_steps, .lon_steps = e0->lon_steps,
+						 .lat_steps = e0->lat_steps };
+		const int known = axes_common(ds);
+		hid_t s[6] = { entry, -1, -1, -1, -1, -1 };
+		if (ds->kind == DATASET_PAIRS) {
+			const struct pair_info *p = &ds->pairs;
+			bad = coords_pair(file, &g, &e0->processing, known, p->n_lines, p->v_min, p->v_max,
+					  p->v_steps, p->r_crop_min, p->r_crop_max, s + 1);
+			const hid_t observed[4] = { entry, s[1], s[2], s[3] };
+			const hid_t columnized[4] = { entry, s[4], s[5], s[2] };
+			for (int a = 0; a < 2 && !bad; a++) {
+				hid_t set = H5Dopen2(file, arrays[a], H5P_DEFAULT);
+				bad = set < 0 || coords_attach(set, a ? observed : columnized, 4) ||
+				      h5_write_attr_string(set, "coordinates", names + strlen("channel_units "));
+				if (set >= 0)
+					H5Dclose(set);
+			}
+		} else {
+			struct processing_units p = e0->processing;
+			bad = coords_physical(file, &g, &p, &ds->units, known, s + 1);
+			hid_t set = bad ? -1 : H5Dopen2(file, "physical", H5P_DEFAULT);
+			bad = bad || set < 0 || coords_attach(set, s, 5) ||
+			      h5_write_attr_string(set, "coordinates", names);
+			if (set >= 0)
+				H5Dclose(set);
+		}
+		coords_close(s + 1, 5);
+	}
+	if (entry >= 0)
+		H5Dclose(entry);
+	free(index);
+	free(column);
+	free(text);
+	free(names);
+	return bad ? -1 : 0;
 }
 
 static const char *const unit_names[] = { "length_iris_per_SI", "time_iris_per_SI",
@@ -777,6 +920,8 @@ int dataset_write(const char *dir, const struct dataset *ds, struct arepo_err *e
 			reason = write_virtual(file, "physical", 4, phys, ds);
 		}
 	}
+	if (!reason && write_coords(file, ds))
+		reason = h5_failure_reason();
 	CHECK(H5Fclose(file) >= 0);
 	if (reason) {
 		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write: %s", path, reason);

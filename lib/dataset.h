@@ -38,6 +38,9 @@ struct catalog_entry {
 	char tensor[128];       /* path relative to the dataset directory */
 	struct processing_units processing; /* units the tensor was made in */
 	int64_t r_steps, lon_steps, lat_steps;
+	/* The grid's bounds (processing length, radians); all 0 when unknown
+	 * (a dataset written by an earlier version, an imported IRIS dataset). */
+	double r_min, r_max, lon_min, lon_max, lat_min, lat_max;
 };
 
 /* What a dataset holds: physical tensors, or observed pairs (the
@@ -72,6 +75,11 @@ struct dataset {
 	struct pair_info pairs;  /* DATASET_PAIRS */
 };
 
+/* writer_hyper's *_per_processing of a configuration (JSON); -1 when one
+ * is missing or not positive. */
+int processing_units_from_config(const char *json, struct processing_units *p);
+/* The same, IRIS's defaults where the configuration gives none. */
+void processing_units_or_default(const char *json, struct processing_units *p);
 /* IRIS's calculate_iris_units for tensors in these processing units. */
 void iris_units_from_processing(const struct processing_units *p, struct iris_units *u);
 /* IRIS's take_units: factors from processing units to IRIS units. */

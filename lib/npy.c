@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -113,6 +114,82 @@ int npy_from_tensor(const char *tensor_path, const char *npy_path, struct arepo_
 		return rc;
 	}
 	return atomic_commit(&out, err);
+}
+
+int npy_open(struct npy_file *f, const char *path, struct arepo_err *err)
+{
+	memset(f, 0, sizeof *f);
+	snprintf(f->path, sizeof f->path, "%s", path);
+	f->fd = open(path, O_RDONLY);
+	if (f->fd < 0)
+		return err_set(err, EXIT_RUNTIME, "%s: %s", path, strerror(errno));
+	unsigned char prefix[12];
+	char header[4096];
+	ssize_t got = pread(f->fd, prefix, sizeof prefix, 0);
+	size_t hlen = 0, start = 0;
+	if (got == (ssize_t)sizeof prefix && memcmp(prefix, "\x93NUMPY", 6) == 0) {
+		if (prefix[6] == 1) {
+			hlen = prefix[8] | (size_t)prefix[9] << 8;
+			start = 10;
+		} else if (prefix[6] == 2 || prefix[6] == 3) {
+			hlen = prefix[8] | (size_t)prefix[9] << 8 | (size_t)prefix[10] << 16 |
+			       (size_t)prefix[11] << 24;
+			start = 12;
+		}
+	}
+	const char *why = NULL;
+	if (!start || hlen >= sizeof header || pread(f->fd, header, hlen, (off_t)start) != (ssize_t)hlen)
+		why = "not a NumPy .npy file";
+	if (!why) {
+		header[hlen] = '\0';
+		const char *shape = strstr(header, "'shape':");
+		if (!strstr(header, "'descr': '<f4'"))
+			why = "not float32 ('<f4')";
+		else if (!strstr(header, "'fortran_order': False"))
+			why = "not in C order";
+		else if (!shape || !(shape = strchr(shape, '(')))
+			why = "no shape";
+		f->count = 1;
+		for (const char *p = shape ? shape + 1 : NULL; !why && p && *p != ')';) {
+			char *end;
+			unsigned long long d = strtoull(p, &end, 10);
+			if (end == p || f->rank == 8) {
+				why = "a malformed shape";
+				break;
+			}
+			f->dims[f->rank++] = d;
+			f->count *= d;
+			p = end;
+			while (*p == ',' || *p == ' ')
+				p++;
+		}
+	}
+	struct stat st;
+	f->data = (off_t)(start + hlen);
+	if (!why && (fstat(f->fd, &st) != 0 || st.st_size < f->data + (off_t)(f->count * sizeof(float))))
+		why = "shorter than its shape says";
+	if (why) {
+		npy_close(f);
+		return err_set(err, EXIT_BADDATA, "%s: %s", path, why);
+	}
+	return 0;
+}
+
+int npy_read(struct npy_file *f, size_t at, size_t n, float *out, struct arepo_err *err)
+{
+	size_t bytes = n * sizeof(float);
+	ssize_t got = pread(f->fd, out, bytes, f->data + (off_t)(at * sizeof(float)));
+	if (got != (ssize_t)bytes)
+		return err_set(err, got < 0 ? EXIT_RUNTIME : EXIT_BADDATA, "%s: cannot read: %s", f->path,
+			       got < 0 ? strerror(errno) : "truncated");
+	return 0;
+}
+
+void npy_close(struct npy_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
 }
 
 char *iris_hyper_json(const struct dataset *ds)

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "coords.h"
+#include "dataset.h"
 #include "h5util.h"
 
 static int write_array(hid_t file, const char *name, int rank, const hsize_t *dims,
@@ -24,6 +26,51 @@ static int write_array(hid_t file, const char *name, int rank, const hsize_t *di
 	hid_t failure = h5_error_aside(bad);
 	H5Pclose(dcpl);
 	H5Sclose(space);
+	h5_error_back(failure);
+	return bad ? -1 : 0;
+}
+
+/* The units attribute of a pair's array in IRIS's units: the processing
+ * units the file names (observed_units, columnized_units) times factor. */
+static int rescaled_units(hid_t file, const char *name, double factor)
+{
+	char key[64], base[256] = "processing units", text[320];
+	snprintf(key, sizeof key, "%s_units", name);
+	h5_attr_string(file, key, base, sizeof base);
+	snprintf(text, sizeof text, "IRIS units: %s times %.9g", base, factor);
+	hid_t set = H5Dopen2(file, name, H5P_DEFAULT);
+	int bad = set < 0 || h5_write_attr_string(set, "units", text);
+	if (set >= 0)
+		bad |= H5Dclose(set) < 0;
+	return bad ? -1 : 0;
+}
+
+/* Opens dataset name in file, attaches scales and sets its units. */
+static int attach_named(hid_t file, const char *name, const hid_t *scales, int rank, const char *units)
+{
+	hid_t set = H5Dopen2(file, name, H5P_DEFAULT);
+	int bad = set < 0 || coords_attach(set, scales, rank) || h5_write_attr_string(set, "units", units);
+	hid_t failure = h5_error_aside(bad);
+	if (set >= 0)
+		H5Dclose(set);
+	h5_error_back(failure);
+	return bad ? -1 : 0;
+}
+
+/* Named dimensions: observed (line, lon, v), columnized (column, r, lon). */
+static int observed_coords(hid_t file, const struct view_meta *meta, const struct observed_info *info)
+{
+	struct processing_units p;
+	processing_units_or_default(meta->config_json, &p);
+	hid_t s[5];
+	if (coords_pair(file, &meta->geometry, &p, 1, info->n_lines, info->v_min, info->v_max,
+			info->v_steps, info->r_crop_min, info->r_crop_max, s))
+		return -1;
+	const hid_t observed[3] = { s[0], s[1], s[2] }, columnized[3] = { s[3], s[4], s[1] };
+	int bad = attach_named(file, "observed", observed, 3, info->observed_units) ||
+		  attach_named(file, "columnized", columnized, 3, info->columnized_units);
+	hid_t failure = h5_error_aside(bad);
+	coords_close(s, 5);
 	h5_error_back(failure);
 	return bad ? -1 : 0;
 }
@@ -53,7 +100,11 @@ int observed_write(const char *path, const struct view_meta *meta, const struct 
 		  h5_write_attr_string(file, "columnized_units", info->columnized_units) ||
 		  h5_write_attr_doubles(file, "v_range_km_s", v, 2) ||
 		  h5_write_attr_int64s(file, "v_steps", &info->v_steps, 1) ||
-		  h5_write_attr_int64s(file, "r_crop", crop, 2);
+		  h5_write_attr_int64s(file, "r_crop", crop, 2) ||
+		  observed_coords(file, meta, info) ||
+		  (info->iris_factors && (h5_write_attr_doubles(file, "iris_factors", info->iris_factors, 2) ||
+					  rescaled_units(file, "columnized", info->iris_factors[0]) ||
+					  rescaled_units(file, "observed", info->iris_factors[1])));
 	return bad ? h5_fail_output(&out, file, "cannot write", err) : h5_commit_output(&out, file, err);
 }
 
@@ -115,7 +166,9 @@ int observed_rescale(const char *path, const double f[2], const double recorded[
 	hid_t file = H5Fopen(out.temp, H5F_ACC_RDWR, H5P_DEFAULT);
 	int bad = file < 0 || scale_dataset(file, "columnized", (float)f[0]) ||
 		  scale_dataset(file, "observed", (float)f[1]) ||
-		  h5_write_attr_doubles(file, "iris_factors", recorded, 2);
+		  h5_write_attr_doubles(file, "iris_factors", recorded, 2) ||
+		  rescaled_units(file, "columnized", recorded[0]) ||
+		  rescaled_units(file, "observed", recorded[1]);
 	if (file >= 0)
 		bad |= H5Fclose(file) < 0;
 	if (bad) {

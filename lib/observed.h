@@ -20,6 +20,9 @@ struct observed_info {
 	double v_min, v_max;      /* km/s */
 	int64_t v_steps, n_lines;
 	int64_t r_crop_min, r_crop_max;
+	/* NULL; or the arrays are already in IRIS's units, these factors from
+	 * processing units (attribute iris_factors, as observed_rescale). */
+	const double *iris_factors;
 };
 
 /* Writes path atomically: observed (n_lines, lon, v_steps) and columnized

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "coords.h"
 #include "h5util.h"
 
 /* A write failed: the file is discarded, the error says why. */
@@ -19,6 +20,12 @@ static int writer_fail(struct tensor_writer *w, const char *what, struct arepo_e
 
 int tensor_create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
 		  struct arepo_err *err)
+{
+	return tensor_create_in(w, path, meta, NULL, err);
+}
+
+int tensor_create_in(struct tensor_writer *w, const char *path, const struct view_meta *meta,
+		     const struct iris_units *units, struct arepo_err *err)
 {
 	memset(w, 0, sizeof *w);
 	w->file = w->dset = -1;
@@ -40,7 +47,15 @@ int tensor_create(struct tensor_writer *w, const char *path, const struct view_m
 	H5Sclose(space);
 	h5_error_back(failure);
 	w->raw_chunks = H5Tequal(H5T_NATIVE_FLOAT, H5T_IEEE_F32LE) > 0;
-	if (w->dset < 0 || h5_write_attr_string(w->file, "format", TENSOR_FORMAT) ||
+	/* The channels in the processing units they are made in. */
+	struct processing_units p;
+	struct iris_units u;
+	processing_units_or_default(meta->config_json, &p);
+	iris_units_from_processing(&p, &u);
+	const double recorded[4] = { units ? units->length_per_SI : 0, units ? units->time_per_SI : 0,
+				     units ? units->mass_per_SI : 0, units ? units->temperature_per_SI : 0 };
+	if (w->dset < 0 || coords_tensor(w->file, w->dset, g, &p, units ? units : &u) ||
+	    (units && h5_write_attr_doubles(w->file, "iris_units", recorded, 4)) || h5_write_attr_string(w->file, "format", TENSOR_FORMAT) ||
 	    h5_write_attr_string(w->file, "tool", log_tool_name()) ||
 	    h5_write_attr_string(w->file, "version", AREPO_VERSION) || view_meta_write(w->file, meta))
 		return writer_fail(w, "cannot write", err);

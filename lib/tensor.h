@@ -21,6 +21,11 @@ struct tensor_writer {
 /* Creates the temporary file with the view's metadata copied. */
 int tensor_create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
 		  struct arepo_err *err);
+/* The same for values already in the IRIS units u (attribute iris_units,
+ * as arepo-normalize records them). */
+struct iris_units;
+int tensor_create_in(struct tensor_writer *w, const char *path, const struct view_meta *meta,
+		     const struct iris_units *u, struct arepo_err *err);
 /* Writes r indices [r0, r0 + count) from data laid out (count, 6, lon, lat):
  * each r index is one chunk of the file, written as it is. A failure (1)
  * discards the file. */

@@ -23,6 +23,35 @@ for tool in arepo-mksnap arepo-info arepo-interp arepo-extract arepo-merge arepo
 		grep -oE -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ')
 	is "$man_opts" "$help_opts" "$tool(1) and --help name the same options"
 done
+# The C tools: GNU --version, one-line usage errors, getopt's words by name.
+for tool in arepo-mksnap arepo-info arepo-interp arepo-extract arepo-merge arepo-normalize arepo-list arepo-fetch arepo-config arepo-preview arepo-observe; do
+	run_status "$tool" --version
+	is "$(printf '%s\n' "$out" | sed -n 2p)" "arepo-tools $(printf '%s\n' "$out" | sed -n '1s/^[^ ]* \([^ ]*\).*/\1/p')" \
+		"$tool --version: the package on the second line"
+	run_status "$TOP/bin/$tool" --no-such-option
+	is "$status|$err" "2|$tool: unknown or ambiguous option '--no-such-option'. Try '$tool --help' for more information." \
+		"$tool: an unknown option in one line, by the tool's name, not its path"
+done
+for tool in arepo-extract arepo-fetch arepo-merge arepo-normalize arepo-interp arepo-observe; do
+	like "$("$tool" --help | grep -c -e '--progress ' -e '--no-progress ' | tr -d ' ')" "^2$" \
+		"$tool: --progress and --no-progress"
+done
+run_status arepo-merge --output
+is "$err" "arepo-merge: option '--output' requires an argument. Try 'arepo-merge --help' for more information." \
+	"a missing argument: one line naming the option"
+run_status arepo-merge --copy=yes -o d x
+is "$err" "arepo-merge: option '--copy' takes no argument. Try 'arepo-merge --help' for more information." \
+	"an argument to an option without one: one line"
+run_status arepo-interp --threads 0 a b
+is "$status|$err" "2|arepo-interp: --threads 0: expected 1 to 4096. Try 'arepo-interp --help' for more information." \
+	"a bad value: the same one line"
+if command -v mandoc >/dev/null; then
+	for page in "$TOP"/man/man[157]/*.[157]; do
+		ok "mandoc -T lint: $(basename "$page") has no warnings" sh -c "mandoc -T lint -W warning '$page' 2>&1 | { ! grep .; }"
+	done
+else
+	skip "$(ls "$TOP"/man/man[157]/*.[157] | wc -l)" "no mandoc (scripts/install-deps installs it)"
+fi
 for page in arepo-pipeline arepo-architecture; do
 	ok "$page(7) renders without warnings" sh -c "groff -mandoc -Tutf8 -ww -z '$TOP/man/man7/$page.7' 2>&1 | { ! grep .; }"
 done

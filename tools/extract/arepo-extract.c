@@ -42,6 +42,7 @@ static const char usage[] =
 	"      --print-dirs       print each snapshot's view directory, one per line\n"
 	"      --stats            print timings and volumes as key=value lines\n"
 	"      --force            rewrite views that exist\n"
+	CLI_PROGRESS_HELP
 	CLI_COMMON_HELP
 	"\n"
 	"Existing views are kept (a rerun does only what is missing). The views'\n"
@@ -62,6 +63,7 @@ struct options {
 	int stats;
 	int force;
 	int print_dirs;
+	int progress;        /* rank 0 shows each pass's reading */
 };
 
 /* What every rank of a communicator may spend: the least of the ranks'. */
@@ -355,6 +357,8 @@ static int do_pass(struct job *j, const int64_t *views, size_t count, struct tot
 			s += writer == j->me;
 		}
 		rc = agree(j->comm, err);
+		if (o->progress && rank == 0)
+			cli_progress_show(j->snap.path, (double)(first + (size_t)j->n), (double)j->nchunks);
 	}
 	if (refusing && !rc) {
 		/* Every rank learns the totals; the one that met the first says it. */
@@ -581,6 +585,7 @@ static int parse_options(int argc, char **argv, struct options *o, struct arepo_
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "print-dirs", no_argument, NULL, OPT_PRINT_DIRS },
+		CLI_PROGRESS_OPTIONS,
 		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -617,6 +622,7 @@ static int parse_options(int argc, char **argv, struct options *o, struct arepo_
 		default: cli_usage_error(NULL);
 		}
 	}
+	o->progress = cli.progress;
 	if (!o->out)
 		cli_usage_error("--out DIR is required");
 	if (optind == argc)

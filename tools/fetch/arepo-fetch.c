@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -37,6 +39,7 @@ static const char usage[] =
 	"      --wait             with --max-cache, wait for room instead\n"
 	"      --evict            remove the cached copies of PATH...\n"
 	"  -0, --null             end paths with NUL instead of newline\n"
+	CLI_PROGRESS_HELP
 	"      --log-level LEVEL  error, warn (default), info or debug\n"
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
@@ -49,7 +52,7 @@ enum { OPT_RETRIES = CLI_OPT_FIRST_TOOL, OPT_VERIFY, OPT_MAX_CACHE, OPT_WAIT, OP
 struct fetch {
 	struct remote r;
 	const char *cache;
-	int retries, verify, wait, null;
+	int retries, verify, wait, null, progress;
 	unsigned long long max_cache;
 };
 
@@ -188,6 +191,27 @@ static int local_sha256(const char *path, char *hex, size_t size)
 }
 
 /* Copies one remote file to local, checking its size (and checksum). */
+/* The progress of a copy: the local file's size, watched from a thread
+ * while the remote command writes it. */
+struct watch {
+	const char *path, *label;
+	double total;
+	int stop;
+};
+
+static void *watch_copy(void *arg)
+{
+	struct watch *w = arg;
+	const struct timespec pause = { 0, 200 * 1000 * 1000 };
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		struct stat st;
+		if (stat(w->path, &st) == 0 && (double)st.st_size < w->total)
+			cli_progress_show(w->label, (double)st.st_size, w->total);
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
 static int copy_one(const struct fetch *f, const char *remote_path, const char *local,
 		    unsigned long long size, const char *label, struct arepo_err *err)
 {
@@ -195,6 +219,9 @@ static int copy_one(const struct fetch *f, const char *remote_path, const char *
 	char *cmd = malloc(strlen(q) + 64);
 	sprintf(cmd, "cat -- %s", q);
 	int rc = 0;
+	struct watch w = { local, label, (double)size, 0 };
+	pthread_t watcher;
+	int watching = f->progress && pthread_create(&watcher, NULL, watch_copy, &w) == 0;
 	for (int attempt = 0;; attempt++) {
 		int fd = open(local, O_WRONLY | O_CREAT | O_TRUNC, 0666);
 		if (fd < 0) {
@@ -215,6 +242,12 @@ static int copy_one(const struct fetch *f, const char *remote_path, const char *
 		}
 		log_warn("%s: copied %llu bytes of %llu; retrying", label, got, size);
 		sleep(1u << (attempt < 5 ? attempt : 5));
+	}
+	if (watching) {
+		__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+		pthread_join(watcher, NULL);
+		if (!rc)
+			cli_progress_show(label, (double)size, (double)size);
 	}
 	free(cmd);
 	if (!rc && f->verify) {
@@ -356,6 +389,7 @@ int main(int argc, char **argv)
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ "evict", no_argument, NULL, OPT_EVICT },
 		{ "null", no_argument, NULL, '0' },
+		CLI_PROGRESS_OPTIONS,
 		CLI_BASIC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -378,6 +412,7 @@ int main(int argc, char **argv)
 		default: cli_usage_error(NULL);
 		}
 	}
+	f.progress = cli.progress;
 	if (!f.cache)
 		cli_usage_error("--cache DIR is required");
 	if (optind == argc)

@@ -36,7 +36,7 @@ static const char usage[] =
 	"      --radius-factor F  grid points farther than F times their nearest\n"
 	"                         cell's radius get the fill value (views with radii)\n"
 	"      --fill VALUE       the fill value (default 0; nan allowed)\n"
-	"      --progress         show progress (default: on a terminal, not under Slurm)\n"
+	CLI_PROGRESS_HELP
 	"      --stats            print timings and counts as key=value lines\n"
 	"      --force            rewrite TENSOR if it exists\n"
 	"      --log-level LEVEL  error, warn (default), info or debug\n"
@@ -48,7 +48,7 @@ static const char usage[] =
 	"2 usage error, 3 bad view file. See arepo-interp(1), arepo-tensor(5).\n";
 
 enum { OPT_MAX_MEMORY = CLI_OPT_FIRST_TOOL, OPT_BACKEND, OPT_DEVICE, OPT_GPU_LOCK,
-       OPT_MAX_DISTANCE, OPT_RADIUS_FACTOR, OPT_FILL, OPT_PROGRESS, OPT_STATS, OPT_FORCE };
+       OPT_MAX_DISTANCE, OPT_RADIUS_FACTOR, OPT_FILL, OPT_STATS, OPT_FORCE };
 
 static double parse_positive(const char *option, const char *text)
 {
@@ -64,8 +64,7 @@ int main(int argc, char **argv)
 {
 	struct cli_common cli;
 	cli_init(&cli, argv[0], usage);
-	struct interp_options opt = { .backend = INTERP_CPU, .progress = cli_progress_default(),
-				      .device = -1 };
+	struct interp_options opt = { .backend = INTERP_CPU, .device = -1 };
 	double max_distance_pc = 0;
 	int stats = 0, force = 0;
 	static const struct option longopts[] = {
@@ -77,7 +76,7 @@ int main(int argc, char **argv)
 		{ "max-distance", required_argument, NULL, OPT_MAX_DISTANCE },
 		{ "radius-factor", required_argument, NULL, OPT_RADIUS_FACTOR },
 		{ "fill", required_argument, NULL, OPT_FILL },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		CLI_PROGRESS_OPTIONS,
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		CLI_BASIC_OPTIONS,
@@ -129,12 +128,12 @@ int main(int argc, char **argv)
 				cli_usage_error("--fill %s: expected a number or nan", optarg);
 			break;
 		}
-		case OPT_PROGRESS: opt.progress = 1; break;
 		case OPT_STATS: stats = 1; break;
 		case OPT_FORCE: force = 1; break;
 		default: cli_usage_error(NULL);
 		}
 	}
+	opt.progress = cli.progress;
 	if (argc - optind != 2)
 		cli_usage_error(argc - optind < 2 ? "expected VIEW and TENSOR" : "too many operands");
 	const char *view_path = argv[optind], *tensor_path = argv[optind + 1];

@@ -16,6 +16,7 @@
 #include "dataset.h"
 #include "dsdir.h"
 #include "h5util.h"
+#include "iris_import.h"
 #include "npy.h"
 #include "observed.h"
 #include "rng.h"
@@ -23,8 +24,9 @@
 static const char usage[] =
 	"Usage: arepo-merge [OPTION]... -o DATASET INPUT...\n"
 	"Create or extend the dataset directory DATASET with INPUTs: tensor files,\n"
-	"observed files (arepo-observe) and dataset directories; a dataset holds one\n"
-	"kind. The files go to DATASET/tensors/; DATASET/dataset.h5 is rewritten with\n"
+	"observed files (arepo-observe), dataset directories and IRIS dataset\n"
+	"directories (hyper.json, attributes.json, .npy files; imported in their\n"
+	"order and units); a dataset holds one kind. The files go to DATASET/tensors/; DATASET/dataset.h5 is rewritten with\n"
 	"the catalog, a new shuffle, the units and virtual datasets over the files:\n"
 	"\"physical\" (N, 6, r, lon, lat), or \"columnized\" (N, 1, r, lon) and\n"
 	"\"observed\" (N, 1, lon, v). A new dataset of pairs gets IRIS's units from\n"
@@ -44,6 +46,7 @@ static const char usage[] =
 	"                         columnized_N.npy and observed_N.npy per pair)\n"
 	"      --no-wait          fail (status 1) instead of waiting while another run\n"
 	"                         changes DATASET or an input dataset\n"
+	CLI_PROGRESS_HELP
 	"      --log-level LEVEL  error, warn (default), info or debug\n"
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
@@ -84,6 +87,10 @@ struct run {
 	size_t ndrops;
 	struct dsdir_journal recovered; /* the output's journal, finished */
 	int have_pair_units;     /* the pairs' factors are set (an existing dataset's, taken) */
+	struct iris_import *iris; /* per argument: the IRIS dataset directory it names, if one */
+	struct atomic_output stage; /* where IRIS's entries are written, in DATASET/tensors/ */
+	int keep_order;          /* a new dataset of one IRIS directory: its order kept */
+	int progress;
 };
 
 /* Names, for the catalog lookups and the names chosen: open addressing. */
@@ -255,7 +262,7 @@ static int export_pair(const char *source, const char *dir, size_t i, struct are
 
 /* IRIS's layout: hyper.json, attributes.json, tensors (or pairs) as .npy. */
 static int export_iris(const char *dir, const char *dataset_dir, const struct dataset *ds,
-		       struct arepo_err *err)
+		       int progress, struct arepo_err *err)
 {
 	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
 		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", dir, strerror(errno));
@@ -272,6 +279,8 @@ static int export_iris(const char *dir, const char *dataset_dir, const struct da
 		snprintf(source, sizeof source, "%s/%s", dataset_dir, ds->entries[i].tensor);
 		if (ds->kind == DATASET_PAIRS) {
 			rc = export_pair(source, dir, i, err);
+			if (!rc && progress)
+				cli_progress_show(dir, (double)(k + 1), (double)ds->n);
 			len += (size_t)snprintf(index + len, cap - len,
 						"%s\n        [\n            \"columnized_%zu.npy\",\n"
 						"            \"observed_%zu.npy\"\n        ]", k ? "," : "", i, i);
@@ -282,6 +291,8 @@ static int export_iris(const char *dir, const char *dataset_dir, const struct da
 		snprintf(dest, sizeof dest, "%s/%s", dir, name);
 		rc = npy_from_tensor(source, dest, err);
 		len += (size_t)snprintf(index + len, cap - len, "%s\n        \"%s\"", k ? "," : "", name);
+		if (!rc && progress)
+			cli_progress_show(dir, (double)(k + 1), (double)ds->n);
 	}
 	snprintf(index + len, cap - len, "\n    ]\n}\n");
 	char path[PATH_MAX + 32];
@@ -441,6 +452,38 @@ static int add_tensor(struct run *r, const char *path, int in_place, struct arep
 	return 0;
 }
 
+/* An IRIS dataset directory: its entries written as tensor or observed
+ * files under a temporary directory in DATASET/tensors/ (removed at exit),
+ * from where they are merged as any file is. */
+static int import_iris(struct run *r, int a, struct arepo_err *err)
+{
+	if (!r->stage.active) {
+		char path[PATH_MAX + 32];
+		snprintf(path, sizeof path, "%s/" DATASET_TENSORS, r->out);
+		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+			return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", path, strerror(errno));
+		snprintf(path, sizeof path, "%s/" DATASET_TENSORS "/iris-import", r->out);
+		int rc = atomic_begin(&r->stage, path, err);
+		if (rc)
+			return rc;
+		if (mkdir(r->stage.temp, 0777) != 0) {
+			rc = err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", r->stage.temp, strerror(errno));
+			atomic_abort(&r->stage);
+			return rc;
+		}
+	}
+	char into[PATH_MAX + 16];
+	snprintf(into, sizeof into, "%s/%d", r->stage.temp, a);
+	if (mkdir(into, 0777) != 0)
+		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", into, strerror(errno));
+	struct iris_import *imp = &r->iris[a];
+	int rc = iris_import(r->args[a], into, r->progress, imp, err);
+	log_info("%s: %zu IRIS entries read", r->args[a], imp->n);
+	for (size_t i = 0; i < imp->n && !rc; i++)
+		rc = add_tensor(r, imp->files[i], 0, err);
+	return rc;
+}
+
 /* Every input read, the output's state recovered first. */
 static int read_inputs(struct run *r, struct arepo_err *err)
 {
@@ -480,6 +523,10 @@ static int read_inputs(struct run *r, struct arepo_err *err)
 		}
 		if (!is_directory(arg)) {
 			rc = add_tensor(r, arg, 0, err);
+			continue;
+		}
+		if (iris_dir_detect(arg)) {
+			rc = import_iris(r, a, err);
 			continue;
 		}
 		struct dsdir_journal j;
@@ -685,6 +732,8 @@ static int commit(struct run *r, struct arepo_err *err)
 		snprintf(dest, sizeof dest, "%s/%s", r->out, ds->entries[ds->n + i].tensor);
 		if (!r->in[i].in_place)
 			rc = place(r->in[i].source, dest, r->mode, err);
+		if (!rc && r->progress)
+			cli_progress_show(r->out, (double)(i + 1), (double)r->n);
 	}
 	if (!rc) {
 		int fd = open(tdir, O_RDONLY);
@@ -694,7 +743,11 @@ static int commit(struct run *r, struct arepo_err *err)
 		}
 		size_t before = ds->n;
 		ds->n += r->n;
-		dataset_shuffle(ds);
+		if (r->keep_order)
+			for (size_t i = 0; i < ds->n; i++)
+				ds->shuffle[i] = (int64_t)i;
+		else
+			dataset_shuffle(ds);
 		rc = dataset_write(r->out, ds, err);
 		if (rc)
 			ds->n = before;
@@ -787,6 +840,7 @@ static int merge(struct run *r, struct arepo_err *err)
 	}
 	if ((rc = read_inputs(r, err)))
 		return rc;
+	r->keep_order = !r->existing && r->nargs == 1 && r->iris[0].n;
 	/* A new dataset holds the kind of its first input; pairs share its mode and axes. */
 	if (!r->existing && r->n) {
 		r->ds.kind = r->in[0].kind;
@@ -806,6 +860,15 @@ static int merge(struct run *r, struct arepo_err *err)
 			have_units = 1;
 			if (r->ds.kind == DATASET_PAIRS && r->sub[a].kind == DATASET_PAIRS) {
 				memcpy(r->ds.pairs.factors, r->sub[a].pairs.factors, sizeof r->ds.pairs.factors);
+				r->have_pair_units = 1;
+			}
+		} else if (r->iris[a].n) {
+			/* An IRIS dataset keeps its units (hyper.json's). */
+			units = r->iris[a].units;
+			have_units = 1;
+			if (r->ds.kind == DATASET_PAIRS && r->iris[a].kind == DATASET_PAIRS &&
+			    r->iris[a].have_pair_factors) {
+				memcpy(r->ds.pairs.factors, r->iris[a].pair_factors, sizeof r->ds.pairs.factors);
 				r->have_pair_units = 1;
 			}
 		}
@@ -862,7 +925,7 @@ static int merge(struct run *r, struct arepo_err *err)
 		if ((rc = commit(r, err)))
 			return rc;
 	}
-	if (r->export_dir && (rc = export_iris(r->export_dir, r->out, &r->ds, err)))
+	if (r->export_dir && (rc = export_iris(r->export_dir, r->out, &r->ds, r->progress, err)))
 		return rc;
 	log_info("%s: %zu entries (%zu added)", r->out, r->ds.n, r->n);
 	return 0;
@@ -885,6 +948,7 @@ int main(int argc, char **argv)
 		{ "units-from", required_argument, NULL, OPT_UNITS_FROM },
 		{ "export-iris", required_argument, NULL, OPT_EXPORT },
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		CLI_PROGRESS_OPTIONS,
 		CLI_BASIC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -904,6 +968,7 @@ int main(int argc, char **argv)
 		default: cli_usage_error(NULL);
 		}
 	}
+	r.progress = cli.progress;
 	if (!r.out)
 		cli_usage_error("-o DATASET is required");
 	if (optind == argc && !r.export_dir && !r.units_from)
@@ -914,14 +979,21 @@ int main(int argc, char **argv)
 	r.nargs = argc - optind;
 	r.sub = calloc((size_t)r.nargs + 1, sizeof *r.sub);
 	r.vanished = calloc((size_t)r.nargs + 1, sizeof *r.vanished);
-	if (!r.sub || !r.vanished)
+	r.iris = calloc((size_t)r.nargs + 1, sizeof *r.iris);
+	if (!r.sub || !r.vanished || !r.iris)
 		die(EXIT_RUNTIME, "out of memory");
 
 	struct arepo_err err = { 0 };
-	if (merge(&r, &err)) {
+	int rc = merge(&r, &err);
+	if (r.stage.active)
+		atomic_abort(&r.stage); /* what was imported and not merged */
+	if (rc) {
 		remove_new_dataset(&r);
 		die_err(&err);
 	}
+	for (int a = 0; a < r.nargs; a++)
+		iris_import_free(&r.iris[a]);
+	free(r.iris);
 	for (size_t i = 0; i < r.n; i++)
 		free(r.in[i].config_json);
 	for (size_t i = 0; i < r.ndrops; i++)

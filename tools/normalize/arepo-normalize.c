@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -17,6 +18,7 @@
 #include "channels.h"
 #include "cli.h"
 #include "clock.h"
+#include "coords.h"
 #include "dataset.h"
 #include "dsdir.h"
 #include "h5util.h"
@@ -39,12 +41,13 @@ static const char usage[] =
 	"      --stats            print volumes and timings as key=value lines\n"
 	"      --no-wait          fail (status 1) instead of waiting while another run\n"
 	"                         changes DATASET\n"
+	CLI_PROGRESS_HELP
 	"      --log-level LEVEL  error, warn (default), info or debug\n"
 	"  -h, --help             show this help and exit\n"
 	"      --version          show the version and exit\n"
 	"\n"
-	"When every factor is 1 within 1e-6 nothing is rewritten, and the tool says\n"
-	"so. Exit status: 0 done, 1 I/O error, 2 usage error, 3 bad dataset.\n"
+	"When every factor is 1 within 1e-6 nothing is rewritten (said at\n"
+	"--log-level info). Exit status: 0 done, 1 I/O error, 2 usage error, 3 bad dataset.\n"
 	"See arepo-normalize(1), arepo-dataset(5).\n";
 
 enum { OPT_UNITS_FROM = CLI_OPT_FIRST_TOOL, OPT_STATS, OPT_NO_WAIT };
@@ -53,7 +56,9 @@ static herr_t copy_attribute(hid_t loc, const char *name, const H5A_info_t *info
 {
 	(void)info;
 	hid_t to = *(hid_t *)data;
-	if (strcmp(name, "iris_units") == 0)
+	/* Its units are recorded anew; dimension scales are made anew (their
+	 * references point into the old file). */
+	if (strcmp(name, "iris_units") == 0 || strcmp(name, "DIMENSION_LIST") == 0)
 		return 0;
 	hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
 	hid_t type = H5Aget_type(a), space = H5Aget_space(a);
@@ -76,7 +81,7 @@ static herr_t copy_attribute(hid_t loc, const char *name, const H5A_info_t *info
 /* Rewrites one tensor scaled by f (float32 products, as IRIS's in-place
  * NumPy multiplications), recording the units u, and renames it into place. */
 static int convert(const char *path, const double f[3], const struct iris_units *u,
-		   struct arepo_err *err)
+		   const struct processing_units *p, struct arepo_err *err)
 {
 	h5_quiet();
 	hid_t in = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -100,6 +105,13 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 		    H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attribute, &dst) < 0))
 		rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement: %s", path,
 			     h5_failure_reason());
+	struct view_meta meta;
+	if (!rc && (rc = view_meta_read(in, path, &meta, err)) == 0) {
+		if (coords_tensor(file, dst, &meta.geometry, p, u))
+			rc = err_set(err, EXIT_RUNTIME, "%s: cannot write its replacement: %s", path,
+				     h5_failure_reason());
+		view_meta_free(&meta);
+	}
 	size_t plane = (size_t)dims[2] * (size_t)dims[3];
 	float *slab = malloc(plane * (size_t)dims[0] * sizeof(float));
 	/* Each channel times the factor of its quantity (f: velocity, density,
@@ -153,6 +165,10 @@ static int convert(const char *path, const double f[3], const struct iris_units 
 	return atomic_commit(&out, err);
 }
 
+/* Entries converted by all workers (shared memory), for the progress line. */
+static unsigned long *converted;
+static int show_progress;
+
 /* The workers, which the parent stops when it is asked to stop. */
 static volatile sig_atomic_t stop_signal;
 static volatile pid_t *workers;
@@ -186,10 +202,13 @@ static void work(pid_t parent, int w, int jobs, const size_t *todo, size_t ntodo
 		} else {
 			log_info("%s: velocity x%.9g, density x%.9g, temperature x%.9g", paths[i],
 				 factors[i][0], factors[i][1], factors[i][2]);
-			rc = convert(paths[i], factors[i], &ds->units, &err);
+			rc = convert(paths[i], factors[i], &ds->units, &ds->entries[i].processing, &err);
 		}
 		if (rc)
 			die_err(&err);
+		if (show_progress && converted)
+			cli_progress_show(NULL, (double)__atomic_add_fetch(converted, 1, __ATOMIC_RELAXED),
+					  (double)ntodo);
 	}
 	_exit(0);
 }
@@ -300,6 +319,7 @@ int main(int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		CLI_PROGRESS_OPTIONS,
 		CLI_BASIC_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -375,16 +395,20 @@ int main(int argc, char **argv)
 		}
 	}
 	if (ntodo == 0) {
-		printf("%s: every tensor is in the dataset's units (factors 1 within 1e-6); nothing "
-		       "rewritten\n", dir);
+		log_info("%s: every tensor is in the dataset's units (factors 1 within 1e-6); nothing "
+			 "rewritten", dir);
 	} else {
 		/* Processes, not threads: one tensor each at a time. */
 		if ((size_t)jobs > ntodo)
 			jobs = (int)ntodo;
+		show_progress = cli.progress;
+		void *shared = show_progress ? mmap(NULL, sizeof *converted, PROT_READ | PROT_WRITE,
+						    MAP_SHARED | MAP_ANONYMOUS, -1, 0) : MAP_FAILED;
+		converted = shared == MAP_FAILED ? NULL : shared;
 		int worst = run_workers(dir, jobs, todo, ntodo, paths, factors, &ds);
 		if (worst)
 			return worst;
-		printf("%s: %zu of %zu tensors converted\n", dir, ntodo, ds.n);
+		log_info("%s: %zu of %zu tensors converted", dir, ntodo, ds.n);
 	}
 	double seconds = monotonic_seconds() - t0;
 	if (stats)
