@@ -83,6 +83,10 @@ run_status arepo-merge --copy -o sds simple/s0.h5 simple/s1.h5 simple/s2.h5 simp
 is "$status" 0 "a dataset of simple-mode pairs"
 ok "its units as SimplyObservedDataset's (1/std of the velocity densities; the time unit from them)" \
 	"$PYTHON" "$REFPY" units sds
+run_status arepo-merge -o sds --export-iris sexp
+is "$status" 3 "an export before arepo-normalize is refused (hyper.json would state units the arrays are not in)"
+ok "... and nothing exported" test ! -e sexp
+arepo-normalize sds 2>/dev/null
 arepo-merge -o sds --export-iris sexp >/dev/null
 ok "its export names _v_density_iris_per_processing" grep -q '"_v_density_iris_per_processing"' sexp/hyper.json
 

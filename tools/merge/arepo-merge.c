@@ -264,6 +264,19 @@ static int export_pair(const char *source, const char *dir, size_t i, struct are
 static int export_iris(const char *dir, const char *dataset_dir, const struct dataset *ds,
 		       int progress, struct arepo_err *err)
 {
+	/* hyper.json states the dataset's units: every entry must be in them. */
+	for (size_t i = 0; i < ds->n; i++) {
+		char source[PATH_MAX * 2];
+		double f[3];
+		snprintf(source, sizeof source, "%s/%s", dataset_dir, ds->entries[i].tensor);
+		int rc = entry_factors_to(ds, source, &ds->entries[i], f, err);
+		if (rc)
+			return rc;
+		if (!factors_are_one(f))
+			return err_set(err, EXIT_BADDATA, "%s: not yet in the dataset's units (factors %g, %g, "
+				       "%g); run arepo-normalize %s first; nothing exported", source, f[0],
+				       f[1], f[2], dataset_dir);
+	}
 	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
 		return err_set(err, EXIT_RUNTIME, "%s: cannot create: %s", dir, strerror(errno));
 	atomic_remove_stale(dir);
