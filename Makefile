@@ -112,7 +112,8 @@ build/tools/extract/%.o: ALL_CFLAGS += $(MPI_CFLAGS)
 # The observation's numerics use AVX2 vectors and explicit fused multiply-adds
 # (the beam's, as oneDNN's); -ffp-contract=off keeps every other a*b+c apart.
 # The tools check the CPU before running them (vmath_check_cpu).
-OBS_OBJS := build/lib/vmath.o $(patsubst %.c,build/%.o,$(wildcard lib/observe*.c lib/obsgrid*.c))
+OBS_OBJS := build/lib/vmath.o $(patsubst %.c,build/%.o,$(wildcard lib/observe*.c lib/obsgrid*.c)) \
+            build/tests/unit/test-sleef-port.o
 $(OBS_OBJS): ALL_CFLAGS += -mavx2 -mfma
 # Where the installed molecular data files are looked for.
 build/lib/obsgrid_cache.o: ALL_CFLAGS += -DAREPO_DATADIR='"$(PREFIX)/share/arepo"'
