@@ -251,22 +251,12 @@ static int choose_backend(const struct interp_options *opt, struct interp_stats 
 	st->backend = opt->backend;
 	if (opt->backend != INTERP_CUDA && opt->backend != INTERP_AUTO)
 		return 0;
-#if AREPO_WITH_CUDA
-	struct arepo_err cuda = { 0 };
-	if (cuda_open(opt->device, opt->gpu_lock, dev, &cuda) == 0) {
-		st->backend = INTERP_CUDA;
+	int gpu = cuda_choose(opt->backend == INTERP_CUDA, opt->device, opt->gpu_lock, dev, err);
+	if (gpu < 0)
+		return err->code;
+	st->backend = gpu ? INTERP_CUDA : INTERP_CPU;
+	if (gpu)
 		snprintf(st->device, sizeof st->device, "%s", dev->name);
-		return 0;
-	}
-	const char *why = cuda.msg;
-#else
-	(void)dev;
-	const char *why = "this build has no CUDA backend (it was made with CUDA=0 or without nvcc)";
-#endif
-	if (opt->backend == INTERP_CUDA)
-		return err_set(err, EXIT_RUNTIME, "--backend cuda: %s", why);
-	log_warn("%s; using the CPU", why);
-	st->backend = INTERP_CPU;
 	return 0;
 }
 
