@@ -947,6 +947,51 @@ void observe_columnize(const struct observe_plan *p, const float *raw, int64_t h
 		}
 }
 
+struct nodes_job {
+	const struct observe_plan *p;
+	const float *rho;  /* (R, hw, A) */
+	int64_t off, hw, lw;
+	uint16_t *out;     /* (R, lw, A) */
+	atomic_llong *next;
+};
+
+static void *nodes_work(void *arg)
+{
+	const struct nodes_job *j = arg;
+	const int64_t A = j->p->A;
+	for (;;) {
+		const int64_t r = atomic_fetch_add(j->next, 1);
+		if (r >= j->p->R)
+			return NULL;
+		/* neighbouring voxels of a nearest-cell tensor often share a cell */
+		float last = NAN;
+		uint16_t node = 0;
+		for (int64_t lj = 0; lj < j->lw; lj++) {
+			const float *rho = j->rho + (r * j->hw + j->off + lj) * A;
+			uint16_t *out = j->out + (r * j->lw + lj) * A;
+			for (int64_t a = 0; a < A; a++) {
+				if (memcmp(&rho[a], &last, sizeof last)) {
+					last = rho[a];
+					node = (uint16_t)obs_rho_node(&j->p->pt, last);
+				}
+				out[a] = node;
+			}
+		}
+	}
+}
+
+void observe_rho_nodes(const struct observe_plan *p, const float *raw, int64_t h0, int64_t hw,
+		       int64_t l0, int64_t l1, int threads, uint16_t *out)
+{
+	atomic_llong next = 0;
+	struct nodes_job jobs[256];
+	threads = threads <= 0 ? cpu_count() : threads > 256 ? 256 : threads;
+	for (int t = 0; t < threads; t++)
+		jobs[t] = (struct nodes_job){ p, raw + (size_t)p->R * (size_t)hw * (size_t)p->A, l0 - h0, hw,
+					      l1 - l0, out, &next };
+	parallel_run(threads, nodes_work, jobs, sizeof jobs[0], NULL);
+}
+
 /* The beam over (lon, lat) of every velocity plane of lon row l, into
  * row (A, V). */
 static void beam_row(const struct observe_plan *p, const float *ppv, int64_t l, float *row)
@@ -1134,6 +1179,7 @@ int observe_run(const struct observe_plan *p, observe_read_fn read, void *source
 	memset(st, 0, sizeof *st);
 	struct run run;
 	int rc = run_alloc(&run, p, threads, lon_block, err);
+	st->lon_block = run.lon_block;
 	for (int64_t l0 = 0; !rc && l0 < p->L; l0 += run.lon_block) {
 		rc = run_block(&run, l0, read, source, stages, out, st, err);
 		if (!rc && progress)

@@ -65,6 +65,10 @@ struct observe_stats {
 	double seconds_read, seconds_blur, seconds_rays, seconds_beam; /* beam: and reduction */
 	uint64_t rays, cells;
 	uint64_t line_windows; /* fine or coarse channels whose line profile was evaluated */
+	/* the CUDA backend: the host's share (density nodes, columnized map),
+	 * the transfers and the kernels (CUDA events), lons per block */
+	double seconds_host, seconds_upload, seconds_kernel, seconds_download;
+	int64_t lon_block;
 };
 
 /* Optional copies of the intermediate stages, for checks against IRIS's
@@ -93,6 +97,12 @@ int observe_run(const struct observe_plan *plan, observe_read_fn read, void *sou
  * floats. */
 void observe_columnize(const struct observe_plan *plan, const float *raw, int64_t h0, int64_t hw,
 		       int64_t l0, int64_t l1, float *col, float *tmp);
+
+/* The density node (obs_rho_node, glibc's asinhf) of every cell of lons
+ * [l0, l1) from the same kind of block, into out (R, l1 - l0, A), on
+ * threads threads (0: every CPU). The grids have at most 65536 densities. */
+void observe_rho_nodes(const struct observe_plan *plan, const float *raw, int64_t h0, int64_t hw,
+		       int64_t l0, int64_t l1, int threads, uint16_t *out);
 
 /* IRIS's float32 linspace (torch's CPU kernel), n values from a to b. */
 void observe_linspace(double a, double b, int64_t n, float *out);
