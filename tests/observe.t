@@ -45,33 +45,7 @@ fi
 # A synthetic tensor with the tiny preset's grid (32 x 32 x 8), physical values.
 preset="$TOP/pipelines/presets/tiny.json"
 "$MKTENSOR" 32 32 8 snap_001 3 7 1e7 t.h5
-if [ -n "$PYTHON" ]; then
-	"$PYTHON" - t.h5 "$preset" <<'EOF'
-import json, math, sys
-import h5py, numpy as np
-rng = np.random.default_rng(5)
-shape = (32, 32, 8)
-phys = np.stack([
-    rng.uniform(-0.5, 0.5, shape),          # v_r, processing (100 km/s)
-    10 ** rng.uniform(-3, 3, shape),        # density
-    rng.uniform(8, 300, shape),             # T
-    rng.uniform(0, 0.5, shape),             # x_H2
-    rng.uniform(0, 1.4e-4, shape),          # x_CO
-    rng.uniform(8, 25, shape),              # T_dust
-]).astype(np.float32)
-phys[2, 3, 4, 5] = np.inf                   # above T_inf: no line
-hyper = json.load(open(sys.argv[2]))
-c = hyper["coordinate_hyper"]
-lpp = 1e7 / (100 * 3.08567758128e16)
-with h5py.File(sys.argv[1], "r+") as f:
-    f["physical"][...] = phys
-    a = f.attrs
-    a["r_min"], a["r_max"] = c["r_min"] / lpp, c["r_max"] / lpp
-    a["lon_min"], a["lon_max"] = [v * math.pi / 180 * c["spin_orientation"] for v in (c["lon_min"], c["lon_max"])]
-    a["lat_min"], a["lat_max"] = [v * math.pi / 180 for v in (c["lat_min"], c["lat_max"])]
-    a["config"] = np.bytes_(json.dumps(hyper).encode())
-EOF
-fi
+[ -n "$PYTHON" ] && "$PYTHON" "$REFPY" synthetic t.h5 "$preset"
 
 run_status arepo-observe --stats -j 1 t.h5 j1.h5
 is "$status" 0 "observes a tensor with the configuration it records (the tiny preset)"

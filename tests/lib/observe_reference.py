@@ -12,7 +12,14 @@ Usage:
       compares the observed file (and the stages) with the case's MODE outputs:
       exit 0 when every stage is bit-identical, else 1 with a line per stage
   observe_reference.py grids-compare CASE_DIR OURS.h5
-      compares our grid file with IRIS's grids.npz, array by array"""
+      compares our grid file with IRIS's grids.npz, array by array
+  observe_reference.py synthetic TENSOR.h5 PRESET.json [zero-T]
+      fills a 32 x 32 x 8 tensor file (made by mktensor) with physical values,
+      a few special cells (no line, gas outside the band, no gas) and, with
+      zero-T, temperatures of 0; PRESET.json as its configuration
+  observe_reference.py same A.h5 B.h5
+      exit 0 when every dataset of the two files holds the same bits (NaNs
+      match NaNs, whatever their payloads)"""
 
 import json
 import math
@@ -123,6 +130,55 @@ def grids_compare(case, ours):
     return ok
 
 
+def synthetic(path, preset, zero_T):
+    rng = np.random.default_rng(5)
+    shape = (32, 32, 8)
+    phys = np.stack([
+        rng.uniform(-0.5, 0.5, shape),          # v_r, processing (100 km/s)
+        10 ** rng.uniform(-3, 3, shape),        # density
+        rng.uniform(8, 300, shape),             # T
+        rng.uniform(0, 0.5, shape),             # x_H2
+        rng.uniform(0, 1.4e-4, shape),          # x_CO
+        rng.uniform(8, 25, shape),              # T_dust
+    ]).astype(f32)
+    phys[2, 3, 4, 5] = np.inf                   # above T_inf: no line
+    phys[0, 7, 1, 2] = 3.0                      # 300 km/s: outside the band
+    phys[1, 9, 9, 1] = 0                        # no gas
+    if zero_T:
+        phys[2, 1, 2, 3] = 0
+        phys[2, 5, 6, 7] = 0
+    hyper = json.load(open(preset))
+    c = hyper["coordinate_hyper"]
+    length = 1e7 / (100 * 3.08567758128e16)     # mktensor's 1e7 cm per unit, in parsec
+    with h5py.File(path, "r+") as f:
+        f["physical"][...] = phys
+        a = f.attrs
+        a["r_min"], a["r_max"] = c["r_min"] / length, c["r_max"] / length
+        a["lon_min"], a["lon_max"] = [v * math.pi / 180 * c["spin_orientation"] for v in (c["lon_min"], c["lon_max"])]
+        a["lat_min"], a["lat_max"] = [v * math.pi / 180 for v in (c["lat_min"], c["lat_max"])]
+        a["config"] = np.bytes_(json.dumps(hyper).encode())
+
+
+def same(a, b):
+    ok = True
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        if sorted(fa) != sorted(fb):
+            print("datasets:", sorted(fa), sorted(fb))
+            return False
+        for name in fa:
+            x, y = fa[name][...], fb[name][...]
+            if x.shape != y.shape:
+                print("%s: shapes %s and %s" % (name, x.shape, y.shape))
+                ok = False
+                continue
+            differ = (x.view(np.uint32) != y.view(np.uint32)) & ~(np.isnan(x) & np.isnan(y))
+            if differ.any():
+                i = tuple(np.argwhere(differ)[0])
+                print("%s: %d values differ, the first at %s: %r and %r" % (name, differ.sum(), i, x[i], y[i]))
+                ok = False
+    return ok
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "tensor":
@@ -133,6 +189,10 @@ def main(argv):
         return 0 if compare(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else None) else 1
     elif cmd == "grids-compare":
         return 0 if grids_compare(argv[2], argv[3]) else 1
+    elif cmd == "synthetic":
+        synthetic(argv[2], argv[3], len(argv) > 4 and argv[4] == "zero-T")
+    elif cmd == "same":
+        return 0 if same(argv[2], argv[3]) else 1
     else:
         sys.exit(__doc__)
     return 0
