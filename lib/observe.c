@@ -488,13 +488,14 @@ static void integrated_profile(const struct observe_plan *p, const struct obs_ce
 			       float *a, float *e, float *s)
 {
 	const int64_t V = p->V, E = V + 1;
+	const struct obs_edge_scale scale = obs_edge_scale(&p->pt);
 	int64_t lo, hi;
 	obs_erf_range(&p->pt, c, &lo, &hi);
 	for (int64_t m = lo; m < hi; m++)
 		s[m] = obs_erf_arg(&p->pt, c, p->nu_edges[m]);
 	vmath_erf(s + lo, s + lo, (size_t)(hi - lo));
 	for (int64_t m = 0; m < E; m++)
-		e[m] = obs_edge_value(&p->pt, m, lo, hi, s[m]);
+		e[m] = obs_edge_value(scale, m, lo, hi, s[m]);
 	for (int64_t k = 0; k < V; k++) {
 		const float phi = e[k + 1] - e[k];
 		j[k] = obs_coarse_j(c, phi);

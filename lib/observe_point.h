@@ -410,13 +410,27 @@ HOST_DEVICE static inline void obs_erf_range(const struct obs_point *k, const st
 	*hi = x;
 }
 
+/* The integrated profile's scale: twice the channel width, and the
+ * profile's values where erf is -1 or 1. */
+struct obs_edge_scale {
+	float two_w, below, above;
+};
+
+HOST_DEVICE static inline struct obs_edge_scale obs_edge_scale(const struct obs_point *k)
+{
+	struct obs_edge_scale s;
+	s.two_w = 2.0f * k->nu_channel_width;
+	s.below = -1.0f / s.two_w;
+	s.above = 1.0f / s.two_w;
+	return s;
+}
+
 /* The integrated profile's value at edge m, from erf of its argument
- * (not read outside [lo, hi), where erf is -1 or 1). */
-HOST_DEVICE static inline float obs_edge_value(const struct obs_point *k, int64_t m, int64_t lo,
+ * (not read outside [lo, hi)). */
+HOST_DEVICE static inline float obs_edge_value(struct obs_edge_scale s, int64_t m, int64_t lo,
 					       int64_t hi, float erf_value)
 {
-	const float two_w = 2.0f * k->nu_channel_width;
-	return m < lo ? -1.0f / two_w : m >= hi ? 1.0f / two_w : erf_value / two_w;
+	return m < lo ? s.below : m >= hi ? s.above : erf_value / s.two_w;
 }
 
 /* The line's j and alpha on a channel from its profile phi = e[k+1] - e[k]. */

@@ -53,12 +53,12 @@ HOST_DEVICE static inline float obs_dust_j(const struct obs_point *k, const stru
 }
 
 /* The integrated profile's value at channel edge m. */
-HOST_DEVICE static inline float obs_edge_at(const struct obs_point *k, const struct obs_cell_rec *rec,
-					    int64_t m)
+HOST_DEVICE static inline float obs_edge_at(const struct obs_point *k, struct obs_edge_scale scale,
+					    const struct obs_cell_rec *rec, int64_t m)
 {
 	const int inside = m >= rec->lo && m < rec->hi;
 	const float e = inside ? sleef_erff(obs_erf_arg(k, &rec->c, k->nu_edges[m])) : 0.0f;
-	return obs_edge_value(k, m, rec->lo, rec->hi, e);
+	return obs_edge_value(scale, m, rec->lo, rec->hi, e);
 }
 
 /* ---- optically thick ------------------------------------------------------ */
@@ -149,7 +149,8 @@ HOST_DEVICE static inline float obs_thick_finish(const struct obs_point *k, cons
 HOST_DEVICE static inline void obs_coarse_at(const struct obs_point *k, const struct obs_cell_rec *rec,
 					     int64_t ch, float *j, float *a, float *jd)
 {
-	const float phi = obs_edge_at(k, rec, ch + 1) - obs_edge_at(k, rec, ch);
+	const struct obs_edge_scale scale = obs_edge_scale(k);
+	const float phi = obs_edge_at(k, scale, rec, ch + 1) - obs_edge_at(k, scale, rec, ch);
 	*j = obs_coarse_j(&rec->c, phi);
 	if (a)
 		*a = obs_coarse_a(&rec->c, phi);
