@@ -22,7 +22,7 @@ endif
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(realpath $(NVCC)))
 # Ampere and Hopper machine code, and PTX for later GPUs. No fused
 # multiply-adds and IEEE division and square roots: the kernels must round
-# exactly as the CPU code they share (lib/interp_point.h).
+# exactly as the CPU code they share (lib/interp_point.h, lib/observe_point.h).
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
              -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O3 -g
@@ -112,7 +112,8 @@ build/tools/extract/%.o: ALL_CFLAGS += $(MPI_CFLAGS)
 # The observation's numerics use AVX2 vectors and explicit fused multiply-adds
 # (the beam's, as oneDNN's); -ffp-contract=off keeps every other a*b+c apart.
 # The tools check the CPU before running them (vmath_check_cpu).
-OBS_OBJS := build/lib/vmath.o $(patsubst %.c,build/%.o,$(wildcard lib/observe*.c lib/obsgrid*.c))
+OBS_OBJS := build/lib/vmath.o $(patsubst %.c,build/%.o,$(wildcard lib/observe*.c lib/obsgrid*.c)) \
+            build/tests/unit/test-sleef-port.o
 $(OBS_OBJS): ALL_CFLAGS += -mavx2 -mfma
 # Where the installed molecular data files are looked for.
 build/lib/obsgrid_cache.o: ALL_CFLAGS += -DAREPO_DATADIR='"$(PREFIX)/share/arepo"'
@@ -128,7 +129,7 @@ build/tests/helpers/%: build/tests/helpers/%.o $(LIB)
 test: all $(UNIT_TESTS) $(HELPERS)
 	prove --exec '' $(UNIT_TESTS) $(sort $(wildcard tests/*.t))
 
-# The CUDA backend against the CPU's; reported as skipped where no GPU is usable.
+# The CUDA backends against the CPU's; reported as skipped where no GPU is usable.
 test-gpu: all $(HELPERS)
 	prove --exec '' $(sort $(wildcard tests/gpu/*.t))
 

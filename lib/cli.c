@@ -138,6 +138,21 @@ long long cli_parse_count(const char *option, const char *text)
 	return v;
 }
 
+int cli_parse_device(const char *text)
+{
+	long long n = cli_parse_count("--device", text);
+	if (n > 1023)
+		cli_usage_error("--device %s: expected 0 to 1023", text);
+	return (int)n;
+}
+
+const char *cli_parse_gpu_lock(const char *text)
+{
+	if (!*text)
+		cli_usage_error("--gpu-lock: expected a directory");
+	return text;
+}
+
 unsigned long long cli_parse_size(const char *option, const char *text)
 {
 	char *end;

@@ -68,6 +68,10 @@ long long cli_parse_count(const char *option, const char *text);
 /* Parses a size in bytes with an optional K, M, G or T suffix (powers of
  * 1024), or exits 2 naming the option. */
 unsigned long long cli_parse_size(const char *option, const char *text);
+/* --device N (0 to 1023) and --gpu-lock DIR (not empty) of the tools with
+ * a CUDA backend, or exit 2. */
+int cli_parse_device(const char *text);
+const char *cli_parse_gpu_lock(const char *text);
 /* Show progress: on a terminal, unless under Slurm. */
 int cli_progress_default(void);
 /* The progress line on stderr, "\rTOOL: WHAT: N%" (what may be NULL),

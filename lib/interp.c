@@ -249,30 +249,6 @@ static void write_zeros(struct tensor_writer *tw, const struct view_geometry *g,
 	}
 }
 
-/* Whether this task is the first of its run to fall back to the CPU: with
- * --gpu-lock DIR, the one that creates DIR/no-gpu-noted.RUN, RUN being the
- * Slurm array (or job) id, else the process group (a make run's); without,
- * every task is. So that a run of many tasks says it once. */
-static int first_to_fall_back(const char *lock_dir)
-{
-	if (!lock_dir)
-		return 1;
-	const char *id = getenv("SLURM_ARRAY_JOB_ID");
-	if (!id || !*id)
-		id = getenv("SLURM_JOB_ID");
-	char path[PATH_MAX];
-	if (id && *id)
-		snprintf(path, sizeof path, "%s/no-gpu-noted.slurm-%s", lock_dir, id);
-	else
-		snprintf(path, sizeof path, "%s/no-gpu-noted.pgid-%ld", lock_dir, (long)getpgrp());
-	mkdir(lock_dir, 0777); /* as the GPU's lock files would */
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
-	if (fd < 0)
-		return errno != EEXIST;
-	close(fd);
-	return 1;
-}
-
 /* Settles the backend: auto becomes cuda or cpu, cuda opens its device. */
 static int choose_backend(const struct interp_options *opt, struct interp_stats *st,
 			  struct cuda_device *dev, struct arepo_err *err)
@@ -280,22 +256,12 @@ static int choose_backend(const struct interp_options *opt, struct interp_stats 
 	st->backend = opt->backend;
 	if (opt->backend != INTERP_CUDA && opt->backend != INTERP_AUTO)
 		return 0;
-#if AREPO_WITH_CUDA
-	struct arepo_err cuda = { 0 };
-	if (cuda_open(opt->device, opt->gpu_lock, dev, &cuda) == 0) {
-		st->backend = INTERP_CUDA;
+	int gpu = cuda_choose(opt->backend == INTERP_CUDA, opt->device, opt->gpu_lock, dev, err);
+	if (gpu < 0)
+		return err->code;
+	st->backend = gpu ? INTERP_CUDA : INTERP_CPU;
+	if (gpu)
 		snprintf(st->device, sizeof st->device, "%s", dev->name);
-		return 0;
-	}
-	const char *why = cuda.msg;
-#else
-	(void)dev;
-	const char *why = "this build has no CUDA backend (it was made with CUDA=0 or without nvcc)";
-#endif
-	if (opt->backend == INTERP_CUDA)
-		return err_set(err, EXIT_RUNTIME, "--backend cuda: %s", why);
-	log_msg(first_to_fall_back(opt->gpu_lock) ? LOG_WARN : LOG_INFO, "%s; using the CPU", why);
-	st->backend = INTERP_CPU;
 	return 0;
 }
 

@@ -1,31 +1,20 @@
-/* The CUDA backend of the resampling (lib/interp_cuda.cu): opening a GPU,
- * optionally through a lock file per device, and resampling a view slab by
- * slab with the search of interp_point.h. Plain C interface; only built
- * when nvcc is (AREPO_WITH_CUDA). */
+/* The CUDA backend of the resampling (lib/interp_cuda.cu): resampling a
+ * view slab by slab on an open GPU (cuda_device.h) with the search of
+ * interp_point.h. Plain C interface; only built when nvcc is
+ * (AREPO_WITH_CUDA). */
 #ifndef AREPO_INTERP_CUDA_H
 #define AREPO_INTERP_CUDA_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cuda_device.h"
 #include "interp_point.h"
 #include "log.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-struct cuda_device {
-	int ordinal;        /* among the visible devices */
-	char name[256];     /* "NVIDIA H100 80GB HBM3 (0000:65:00.0)" */
-	int lock_fd;        /* -1, or the lock file held until exit */
-};
-
-/* Opens device ordinal (-1: the first visible one, or with lock_dir the
- * first that no other process holds; waits while all are held). Errors
- * (no driver, driver too old, no device, unsupported device, lock
- * directory) set err (exit status 1) in one line; returns 0 or -1. */
-int cuda_open(int ordinal, const char *lock_dir, struct cuda_device *dev, struct arepo_err *err);
 
 /* Receives each finished slab of nr r steps from r0: (nr, 6, lon, lat)
  * floats. Returns 0, or nonzero to stop. */

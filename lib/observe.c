@@ -66,53 +66,34 @@ void observe_linspace(double a, double b, int64_t n, float *out)
 		out[i] = i < half ? fmaf(step, (float)i, start) : fmaf(-step, (float)(n - 1 - i), end);
 }
 
-static int ceil_log2(int64_t n)
-{
-	int k = 0;
-	while (((int64_t)1 << k) < n)
-		k++;
-	return k;
-}
-
-/* torch's multi_row_sum (SumKernel.cpp), streamed: n rows of width values
- * pushed one at a time into a 4-level cascade of accumulators. */
+/* torch's multi_row_sum over rows of width values, pushed one at a time:
+ * the cascade of observe_point.h on four levels of width accumulators. */
 struct cascade {
-	int64_t n, i, full, width;
-	int level_power;
+	struct obs_cascade ctl;
+	int64_t width;
 	float *acc[4];
 };
 
-static int cascade_init(struct cascade *c, int64_t n, int64_t width, float *storage)
+static void cascade_init(struct cascade *c, int64_t n, int64_t width, float *storage)
 {
-	c->n = n;
-	c->i = 0;
+	obs_cascade_init(&c->ctl, n);
 	c->width = width;
-	int lp = ceil_log2(n) / 4;
-	c->level_power = lp > 4 ? lp : 4;
-	const int64_t step = (int64_t)1 << c->level_power;
-	c->full = n / step * step; /* rows summed in whole blocks */
 	for (int j = 0; j < 4; j++) {
 		c->acc[j] = storage + j * width;
 		memset(c->acc[j], 0, (size_t)width * sizeof(float));
 	}
-	return 0;
 }
 
 /* After a row is added: the carries at the end of a block. */
 static void cascade_carry(struct cascade *c)
 {
-	const int64_t step = (int64_t)1 << c->level_power, mask = step - 1;
-	c->i++;
-	if (c->i > c->full || c->i % step)
-		return;
-	for (int j = 1; j < 4; j++) {
+	const int carries = obs_cascade_next(&c->ctl);
+	for (int j = 1; j <= carries; j++) {
 		float *hi = c->acc[j], *lo = c->acc[j - 1];
 		for (int64_t k = 0; k < c->width; k++) {
 			hi[k] += lo[k];
 			lo[k] = 0;
 		}
-		if (c->i & (mask << (j * c->level_power)))
-			break;
 	}
 }
 
@@ -132,72 +113,6 @@ static float *cascade_finish(struct cascade *c)
 		for (int64_t k = 0; k < c->width; k++)
 			a[k] += c->acc[j][k];
 	return a;
-}
-
-float observe_cascade_sum(const float *x, int64_t n, int64_t stride)
-{
-	float storage[4];
-	struct cascade c;
-	cascade_init(&c, n, 1, storage);
-	for (int64_t i = 0; i < n; i++)
-		cascade_push(&c, x + i * stride);
-	return cascade_finish(&c)[0];
-}
-
-/* torch's row_sum: rows of 4 consecutive groups of lanes values (partial
- * sums), the cascade over the rows, the leftover groups into partial 0,
- * then partials 1, 2, 3 into partial 0. out gets lanes values. */
-static void row_sum(const float *x, int64_t groups, int lanes, float *out)
-{
-	const int64_t rows = groups / 4;
-	float storage[4 * 4 * 8];
-	struct cascade c;
-	cascade_init(&c, rows, 4 * lanes, storage);
-	for (int64_t t = 0; t < rows; t++)
-		cascade_push(&c, x + t * 4 * lanes);
-	float *p = cascade_finish(&c);
-	for (int64_t g = rows * 4; g < groups; g++)
-		for (int l = 0; l < lanes; l++)
-			p[l] += x[g * lanes + l];
-	for (int q = 1; q < 4; q++)
-		for (int l = 0; l < lanes; l++)
-			p[l] += p[q * lanes + l];
-	memcpy(out, p, (size_t)lanes * sizeof(float));
-}
-
-float observe_inner_sum(const float *x, int64_t n)
-{
-	float lane[8];
-	if (n < 8) {
-		row_sum(x, n, 1, lane);
-		return lane[0];
-	}
-	const int64_t nv = n / 8;
-	row_sum(x, nv, 8, lane);
-	float acc = 0;
-	for (int64_t i = nv * 8; i < n; i++)
-		acc += x[i];
-	for (int l = 0; l < 8; l++)
-		acc += lane[l];
-	return acc;
-}
-
-static inline float relu(float x)
-{
-	return x < 0 ? 0 : x; /* NaN stays NaN, as torch's relu */
-}
-
-/* float -> int64 as x86 converts it (an out-of-range value or NaN gives
- * INT64_MIN), then clamped to [0, n - 1]: what torch's .long().clamp() does. */
-static inline int64_t node_index(float v, int64_t n)
-{
-	int64_t i = (v != v || fabsf(v) >= 9.2233720368547758e18f) ? INT64_MIN : (int64_t)v;
-	return i < 0 ? 0 : i > n - 1 ? n - 1 : i;
-}
-
-static inline int64_t reflect(int64_t i, int64_t n)
-{
-	return i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i;
 }
 
 /* ---- the plan ---------------------------------------------------------- */
@@ -298,7 +213,7 @@ static int plan_blur(struct observe_plan *p, const struct observer_hyper *o, str
 			for (int64_t j = 0; j < p->kl; j++)
 				for (int64_t k = 0; k < p->ka; k++)
 					p->in_weight[(i * p->kl + j) * p->ka + k] = g[0][i] * g[1][j] * g[2][k];
-		const float sum = observe_inner_sum(p->in_weight, n);
+		const float sum = obs_inner_sum(p->in_weight, n);
 		for (int64_t i = 0; i < n; i++)
 			p->in_weight[i] /= sum;
 	}
@@ -332,7 +247,7 @@ static int plan_beam(struct observe_plan *p, const struct arepo_config *cfg, str
 		for (int64_t i = 0; i < p->bl; i++)
 			for (int64_t j = 0; j < p->ba; j++)
 				p->beam_weight[i * p->ba + j] = gl[i] * ga[j];
-		const float sum = observe_inner_sum(p->beam_weight, p->bl * p->ba);
+		const float sum = obs_inner_sum(p->beam_weight, p->bl * p->ba);
 		for (int64_t i = 0; i < p->bl * p->ba; i++)
 			p->beam_weight[i] /= sum;
 	}
@@ -341,34 +256,78 @@ static int plan_beam(struct observe_plan *p, const struct arepo_config *cfg, str
 	return ok ? 0 : err_set(err, EXIT_RUNTIME, "out of memory");
 }
 
+/* SLEEF's erff is exactly 1 from this float up (and -1 below its negative). */
+static float erf_saturated_from;
+
+static void find_erf_saturation(void)
+{
+	/* The smallest float from which SLEEF's erff is 1 up to 16 (where its
+	 * last branch returns 1 outright; it is odd): scan downward in blocks
+	 * of floats. */
+	enum { N = 4096 };
+	float x[N], y[N];
+	float top = 16.0f;
+	for (;;) {
+		for (int i = 0; i < N; i++)
+			x[i] = top = nextafterf(top, 0);
+		vmath_erf(x, y, N);
+		int i = 0;
+		while (i < N && y[i] == 1.0f)
+			i++;
+		if (i < N) {
+			erf_saturated_from = i == 0 ? nextafterf(x[0], INFINITY) : x[i - 1];
+			return;
+		}
+	}
+}
+
+/* The grids as the per-cell code reads them. */
+static struct obs_grid_view grid_view(const struct obsgrids *g)
+{
+	return (struct obs_grid_view){
+		.n_rho = g->n_rho, .n_x = g->n_x, .n_T = g->n_T,
+		.d_bolic = g->d_bolic, .d_ab = g->d_ab, .dT = g->dT,
+		.rho = g->rho, .x = g->x, .T = g->T,
+		.j = g->j, .dj_drho = g->dj_drho, .dj_dx = g->dj_dx, .dj_dT = g->dj_dT,
+		.alpha = g->alpha, .dalpha_drho = g->dalpha_drho, .dalpha_dx = g->dalpha_dx,
+		.dalpha_dT = g->dalpha_dT,
+	};
+}
+
 /* The float32 constants (as IRIS's observers make them) and, with the
  * grids, the frequency axes, the CMB background and the Rayleigh-Jeans
  * conversion. */
 static int plan_constants(struct observe_plan *p, const struct arepo_config *cfg,
 			  struct arepo_err *err)
 {
+	static pthread_once_t erf_once = PTHREAD_ONCE_INIT;
 	const struct observer_hyper *o = &cfg->observer_hyper;
 	const struct coordinate_hyper *ch = &cfg->coordinate_hyper;
 	const struct cube_hyper *cube = &cfg->cube_hyper;
 	const struct units u = processing_units(cfg);
-	p->h = (float)(o->h * u.energy * u.time);
-	p->k = (float)(o->k * u.energy / u.temperature);
-	p->c = (float)(o->c * u.velocity);
+	struct obs_point *k = &p->pt;
+	k->R = p->R;
+	k->V = p->V;
+	k->F = p->F;
+	k->v_sub = p->v_sub;
+	k->h = (float)(o->h * u.energy * u.time);
+	k->k = (float)(o->k * u.energy / u.temperature);
+	k->c = (float)(o->c * u.velocity);
 	const double ds = (ch->r_max.value - ch->r_min.value) / (double)(p->R - 1) *
 			  cfg->dataset_hyper.meters_per_parsec * u.length;
-	p->ds = (float)ds;
+	k->ds = (float)ds;
 	const double v_min = cube->v_min.value * 1000. * u.velocity;
 	const double v_max = cube->v_max.value * 1000. * u.velocity;
 	const double dv = (v_max - v_min) / (double)(p->V - 1);
-	p->simple_v_min = (float)v_min;
-	p->simple_dv = (float)dv;
-	p->simple_dr_dv = (float)(ds / dv);
+	k->simple_v_min = (float)v_min;
+	k->simple_dv = (float)dv;
+	k->simple_dr_dv = (float)(ds / dv);
 	p->mw_H2 = (float)o->mw_H2;
 	p->mw_ism = (float)(o->mw_H + o->abundance_He * o->mw_He);
-	p->mu = (float)((o->m_H + o->abundance_He * o->m_He) * (u.mass * cfg->dataset_hyper.iris_number_unit));
-	p->cc = p->c * p->c;
-	p->two_k = 2.0f * p->k;
-	p->sqrt_pi = sqrtf((float)M_PI);
+	k->mu = (float)((o->m_H + o->abundance_He * o->m_He) * (u.mass * cfg->dataset_hyper.iris_number_unit));
+	k->cc = k->c * k->c;
+	k->two_k = 2.0f * k->k;
+	k->sqrt_pi = sqrtf((float)M_PI);
 	p->t_cmb = (float)o->T_cmb * (float)u.temperature;
 
 	p->nu = malloc((size_t)p->V * sizeof(float));
@@ -378,16 +337,24 @@ static int plan_constants(struct observe_plan *p, const struct arepo_config *cfg
 	p->trj_denominator = malloc((size_t)p->V * sizeof(float));
 	if (!p->nu || !p->nu_edges || !p->nu_fine || !p->background || !p->trj_denominator)
 		return err_set(err, EXIT_RUNTIME, "out of memory");
+	k->nu = p->nu;
+	k->nu_edges = p->nu_edges;
+	k->nu_fine = p->nu_fine;
+	k->background = p->background;
+	k->trj_denominator = p->trj_denominator;
 	const struct obsgrids *g = p->grids;
 	if (!g)
 		return 0;
-	p->nu_ul = g->nu_ul_ghz * 1e9f * (float)(1. / u.time);
-	p->tracer_mass = (float)g->molecular_weight / (float)o->L / 1000.0f * (float)u.mass;
-	p->bolic = (float)o->bolic_normalization.value * (float)u.number_density;
-	p->kappa = (float)o->kappa_dust.value * (float)u.length * (float)u.length / (float)u.mass;
-	p->peak = 0.04f;
-	p->nu_ul_over_c = p->nu_ul / p->c;
-	p->nu_channel_width = (1.0f / p->c) * (float)dv * p->nu_ul;
+	pthread_once(&erf_once, find_erf_saturation);
+	k->erf_saturated_from = erf_saturated_from;
+	k->g = grid_view(g);
+	k->nu_ul = g->nu_ul_ghz * 1e9f * (float)(1. / u.time);
+	k->tracer_mass = (float)g->molecular_weight / (float)o->L / 1000.0f * (float)u.mass;
+	k->bolic = (float)o->bolic_normalization.value * (float)u.number_density;
+	k->kappa = (float)o->kappa_dust.value * (float)u.length * (float)u.length / (float)u.mass;
+	k->peak = 0.04f;
+	k->nu_ul_over_c = k->nu_ul / k->c;
+	k->nu_channel_width = (1.0f / k->c) * (float)dv * k->nu_ul;
 
 	observe_linspace(v_min, v_max, p->V, p->nu);
 	observe_linspace(v_min - dv / 2, v_max + dv / 2, p->V + 1, p->nu_edges);
@@ -396,15 +363,15 @@ static int plan_constants(struct observe_plan *p, const struct arepo_config *cfg
 	const int64_t sizes[3] = { p->V, p->V + 1, p->mode == OBSERVE_THICK ? p->F : 0 };
 	for (int a = 0; a < 3; a++)
 		for (int64_t i = 0; i < sizes[a]; i++)
-			axes[a][i] = (1.0f + axes[a][i] / p->c) * p->nu_ul;
+			axes[a][i] = (1.0f + axes[a][i] / k->c) * k->nu_ul;
 	for (int64_t i = 0; i < p->V; i++)
-		p->background[i] = p->h * p->nu[i] / p->k / p->t_cmb;
+		p->background[i] = k->h * p->nu[i] / k->k / p->t_cmb;
 	vmath_expm1(p->background, p->background, (size_t)p->V);
 	for (int64_t i = 0; i < p->V; i++) {
 		const float nu = p->nu[i];
-		const float b = 2.0f * p->h * nu * nu * nu / p->c / p->c / p->background[i];
+		const float b = 2.0f * k->h * nu * nu * nu / k->c / k->c / p->background[i];
 		p->background[i] = isfinite(b) ? b : 0;
-		p->trj_denominator[i] = p->two_k * nu * nu;
+		p->trj_denominator[i] = k->two_k * nu * nu;
 	}
 	return 0;
 }
@@ -445,39 +412,10 @@ void observe_plan_free(struct observe_plan *p)
 
 /* ---- per cell ---------------------------------------------------------- */
 
-/* A cell's line coefficients (per unit profile) and what the profiles need. */
-struct cell {
-	float opv;   /* 1 + v/c */
-	float x13;   /* tracer abundance */
-	float jf, af;/* emission and absorption per unit profile, before x13 */
-	float dnu;   /* Doppler width */
-	int bad;     /* T not finite: no line */
-	int fast;    /* opv and dnu ordinary: the profile is zero outside a window */
-	float alpha_d;
-};
-
 static void cell_line(const struct observe_plan *p, float v, float rho, float T, float x, float X,
-		      struct cell *c)
+		      struct obs_cell *c)
 {
-	const struct obsgrids *g = p->grids;
-	const float N = rho / p->mu;
-	c->bad = !isfinite(T);
-	c->opv = 1.0f + v / p->c;
-	const int64_t in = node_index(floorf(asinhf(N / p->bolic) / g->d_bolic + 0.5f), g->n_rho);
-	const int64_t ix = node_index(floorf(x / g->d_ab + 0.5f), g->n_x);
-	const int64_t iT = node_index(floorf(T / g->dT + 0.5f), g->n_T);
-	const size_t at = ((size_t)in * (size_t)g->n_x + (size_t)ix) * (size_t)g->n_T + (size_t)iT;
-	const float drho = rho - g->rho[in], dx = x - g->x[ix], dT = T - g->T[iT];
-	const float dj = (g->dj_drho[at] * drho + g->dj_dx[at] * dx) + g->dj_dT[at] * dT;
-	c->jf = g->j[at] + dj;
-	const float da = (g->dalpha_drho[at] * drho + g->dalpha_dx[at] * dx) + g->dalpha_dT[at] * dT;
-	c->af = g->alpha[at] + da;
-	c->dnu = p->nu_ul_over_c * sqrtf(p->two_k * T / p->tracer_mass);
-	c->x13 = X * p->peak;
-	const float dnu2 = c->dnu * c->dnu;
-	c->fast = isfinite(c->opv) && c->opv > 0 && isfinite(c->dnu) && c->dnu > 0 && dnu2 > 0 &&
-		  isfinite(dnu2);
-	c->alpha_d = p->kappa * rho;
+	obs_cell_line(&p->pt, v, rho, T, x, X, obs_rho_node(&p->pt, rho), c);
 }
 
 /* The dust's source function S(nu[k] / opv, T_d) on the coarse channels.
@@ -503,19 +441,15 @@ static const float *opv_parts(const struct observe_plan *p, struct dust_memo *m,
 	const uint32_t line = bits & ((1u << OPV_CACHE_BITS) - 1);
 	float *y = m->lines + (size_t)line * 2 * (size_t)V, *num = y + V;
 	if (m->tag[line] != bits || bits == 0) {
-		const float two_h = 2.0f * p->h;
-		for (int64_t k = 0; k < V; k++) {
-			float nu = p->nu[k] / opv;
-			y[k] = p->h * nu / p->k;
-			num[k] = two_h * nu * nu * nu / p->c / p->c;
-		}
+		for (int64_t k = 0; k < V; k++)
+			obs_dust_parts(&p->pt, p->nu[k], opv, &y[k], &num[k]);
 		m->tag[line] = bits;
 	}
 	return y;
 }
 
 /* j_d[k] = S[k] alpha_d (IRIS's _dust_emission). */
-static void cell_dust(const struct observe_plan *p, const struct cell *c, float Td, float *jd,
+static void cell_dust(const struct observe_plan *p, const struct obs_cell *c, float Td, float *jd,
 		      struct dust_memo *m)
 {
 	const int64_t V = p->V;
@@ -525,10 +459,8 @@ static void cell_dust(const struct observe_plan *p, const struct cell *c, float 
 		for (int64_t k = 0; k < V; k++)
 			x[k] = y[k] / Td;
 		vmath_expm1(x, x, (size_t)V);
-		for (int64_t k = 0; k < V; k++) {
-			float S = num[k] / x[k];
-			m->S[k] = isfinite(S) ? S : 0;
-		}
+		for (int64_t k = 0; k < V; k++)
+			m->S[k] = obs_dust_source(num[k], x[k]);
 		m->opv = c->opv;
 		m->Td = Td;
 		m->valid = 1;
@@ -537,133 +469,38 @@ static void cell_dust(const struct observe_plan *p, const struct cell *c, float 
 		jd[k] = m->S[k] * c->alpha_d;
 }
 
-/* SLEEF's expf gives +0 below this argument (its explicit underflow cut). */
-#define EXP_ZERO_BELOW (-104.0f)
-
-static inline float gauss_arg(const struct observe_plan *p, const struct cell *c, float nu_f,
-			      float dnu2)
-{
-	float d = nu_f / c->opv - p->nu_ul;
-	return -(d * d) / dnu2;
-}
-
-/* A window [*lo, *hi) of fine channels outside which exp() of the thermal
- * profile's argument is exactly +0: where |nu_f / opv - nu_ul| exceeds
- * 10.25 dnu plus a margin for rounding, -(d d) / (dnu dnu) < -104. The
- * offset is monotonic in f, so two bisections find it; inside the window
- * every channel is computed in full, so a wider window changes nothing. */
-static void thick_window(const struct observe_plan *p, const struct cell *c, int64_t *lo,
-			 int64_t *hi)
-{
-	const float bound = 10.25f * c->dnu + 4e-6f * p->nu_ul;
-	int64_t a = 0, b = p->F; /* first f with offset >= -bound */
-	while (a < b) {
-		int64_t m = (a + b) / 2;
-		if (p->nu_fine[m] / c->opv - p->nu_ul >= -bound)
-			b = m;
-		else
-			a = m + 1;
-	}
-	*lo = a;
-	b = p->F; /* first f with offset > bound */
-	while (a < b) {
-		int64_t m = (a + b) / 2;
-		if (p->nu_fine[m] / c->opv - p->nu_ul > bound)
-			b = m;
-		else
-			a = m + 1;
-	}
-	*hi = a;
-}
-
 /* The thick line's j and alpha at the fine channels [lo, hi). */
-static void thick_profile(const struct observe_plan *p, const struct cell *c, int64_t lo,
+static void thick_profile(const struct observe_plan *p, const struct obs_cell *c, int64_t lo,
 			  int64_t hi, float *j, float *a, float *scratch)
 {
 	const float dnu2 = c->dnu * c->dnu;
 	const int64_t n = hi - lo;
 	for (int64_t f = 0; f < n; f++)
-		scratch[f] = gauss_arg(p, c, p->nu_fine[lo + f], dnu2);
+		scratch[f] = obs_gauss_arg(&p->pt, c, p->nu_fine[lo + f], dnu2);
 	vmath_exp(scratch, scratch, (size_t)n);
-	for (int64_t f = 0; f < n; f++) {
-		float phi = scratch[f] / c->dnu / p->sqrt_pi;
-		float jv = c->bad ? 0 : c->jf * phi, av = c->bad ? 0 : c->af * phi;
-		j[f] = jv * c->x13;
-		a[f] = av * c->x13;
-	}
-}
-
-/* erf() is exactly +-1 beyond this magnitude (found in observe_run's setup). */
-static float erf_saturated_from;
-
-static void find_erf_saturation(void)
-{
-	/* The smallest float from which SLEEF's erff is 1 up to 16 (and, being
-	 * odd, -1 below its negative): scan downward in blocks of floats. */
-	enum { N = 4096 };
-	float x[N], y[N];
-	float top = 16.0f;
-	for (;;) {
-		for (int i = 0; i < N; i++)
-			x[i] = top = nextafterf(top, 0);
-		vmath_erf(x, y, N);
-		int i = 0;
-		while (i < N && y[i] == 1.0f)
-			i++;
-		if (i < N) {
-			erf_saturated_from = i == 0 ? nextafterf(x[0], INFINITY) : x[i - 1];
-			return;
-		}
-	}
-}
-
-static inline float erf_arg(const struct observe_plan *p, const struct cell *c, float edge)
-{
-	return (edge / c->opv - p->nu_ul) / c->dnu;
+	for (int64_t f = 0; f < n; f++)
+		obs_thick_line(&p->pt, c, scratch[f], &j[f], &a[f]);
 }
 
 /* The integrated profile on the coarse channels: j[k], alpha[k] (alpha may be
  * NULL). e has V + 1 entries of scratch, s another V + 1. */
-static void integrated_profile(const struct observe_plan *p, const struct cell *c, float *j,
+static void integrated_profile(const struct observe_plan *p, const struct obs_cell *c, float *j,
 			       float *a, float *e, float *s)
 {
 	const int64_t V = p->V, E = V + 1;
-	const float two_w = 2.0f * p->nu_channel_width;
-	int64_t lo = 0, hi = E;
-	if (c->fast) { /* the edges whose erf is not saturated: [lo, hi) */
-		int64_t x = 0, y = E;
-		while (x < y) {
-			int64_t m = (x + y) / 2;
-			if (erf_arg(p, c, p->nu_edges[m]) > -erf_saturated_from)
-				y = m;
-			else
-				x = m + 1;
-		}
-		lo = x;
-		y = E;
-		while (x < y) {
-			int64_t m = (x + y) / 2;
-			if (erf_arg(p, c, p->nu_edges[m]) >= erf_saturated_from)
-				y = m;
-			else
-				x = m + 1;
-		}
-		hi = x;
-	}
+	const struct obs_edge_scale scale = obs_edge_scale(&p->pt);
+	int64_t lo, hi;
+	obs_erf_range(&p->pt, c, &lo, &hi);
 	for (int64_t m = lo; m < hi; m++)
-		s[m] = erf_arg(p, c, p->nu_edges[m]);
+		s[m] = obs_erf_arg(&p->pt, c, p->nu_edges[m]);
 	vmath_erf(s + lo, s + lo, (size_t)(hi - lo));
-	const float below = -1.0f / two_w, above = 1.0f / two_w;
 	for (int64_t m = 0; m < E; m++)
-		e[m] = m < lo ? below : m >= hi ? above : s[m] / two_w;
+		e[m] = obs_edge_value(scale, m, lo, hi, s[m]);
 	for (int64_t k = 0; k < V; k++) {
-		float phi = e[k + 1] - e[k];
-		float jv = c->bad ? 0 : c->jf * phi;
-		j[k] = jv * c->x13;
-		if (a) {
-			float av = c->bad ? 0 : c->af * phi;
-			a[k] = av * c->x13;
-		}
+		const float phi = e[k + 1] - e[k];
+		j[k] = obs_coarse_j(c, phi);
+		if (a)
+			a[k] = obs_coarse_a(c, phi);
 	}
 }
 
@@ -741,16 +578,16 @@ static void subtract_and_convert(const struct observe_plan *p, const float *I, c
 				 float *out)
 {
 	for (int64_t k = 0; k < p->V; k++)
-		out[k] = p->cc * (I[k] - Ic[k]) / p->trj_denominator[k];
+		out[k] = obs_trj(&p->pt, I[k], Ic[k], k);
 }
 
-/* BDF2 step of the continuum: Ic_new = relu(((Hjc + 4 Ic) - Ic_prev) / (3 + Hac)). */
+/* BDF2 step of the continuum. */
 static void continuum_step(const struct observe_plan *p, float H, const float *jd, float alpha_d,
 			   struct ray_scratch *s)
 {
-	const float three_plus = 3.0f + alpha_d * H;
+	const float Ha = alpha_d * H;
 	for (int64_t k = 0; k < p->V; k++)
-		s->Ic_new[k] = relu(((jd[k] * H + 4.0f * s->Ic[k]) - s->Ic_prev[k]) / three_plus);
+		s->Ic_new[k] = obs_bdf2(jd[k] * H, s->Ic[k], s->Ic_prev[k], Ha);
 	float *t = s->Ic_prev;
 	s->Ic_prev = s->Ic;
 	s->Ic = s->Ic_new;
@@ -761,10 +598,10 @@ static void continuum_step(const struct observe_plan *p, float H, const float *j
 static void continuum_start(const struct observe_plan *p, float H, const float *jd0,
 			    float alpha_d0, const float *jd1, float alpha_d1, struct ray_scratch *s)
 {
-	const float four_minus = 4.0f - alpha_d0 * H, four_plus = 4.0f + alpha_d1 * H;
+	const float Ha0 = alpha_d0 * H, Ha1 = alpha_d1 * H;
 	for (int64_t k = 0; k < p->V; k++) {
 		s->Ic_prev[k] = p->background[k];
-		s->Ic[k] = relu(((jd0[k] * H + jd1[k] * H) + four_minus * p->background[k]) / four_plus);
+		s->Ic[k] = obs_start(jd0[k] * H, jd1[k] * H, Ha0, Ha1, p->background[k]);
 	}
 }
 
@@ -783,7 +620,7 @@ static void gather_cell(const struct ray_scratch *s, int64_t r, float *v, float 
  * value per coarse channel (hj_out) and one for alpha (ha_out) outside the
  * line's window, and the window's own values (hj_win, ha_win). */
 struct thick_cell {
-	struct cell c;
+	struct obs_cell c;
 	int64_t lo, hi;
 	float *hj_out; /* V */
 	float ha_out;
@@ -794,31 +631,26 @@ static void thick_cell(const struct observe_plan *p, float H, int64_t r, struct 
 		       float *jd, struct thick_cell *t)
 {
 	float v, rho, T, x, X, Td;
-	struct cell *c = &t->c;
+	struct obs_cell *c = &t->c;
 	gather_cell(s, r, &v, &rho, &T, &x, &X, &Td);
 	cell_line(p, v, rho, T, x, X, c);
 	cell_dust(p, c, Td, jd, &s->dust);
 	const int64_t V = p->V, per = 2 * p->v_sub;
-	t->lo = t->hi = 0; /* a bad cell: j = alpha = 0 x13 everywhere */
-	if (!c->bad && c->fast)
-		thick_window(p, c, &t->lo, &t->hi);
-	else if (!c->bad)
-		t->hi = p->F;
-	/* Outside the window the profile is exactly 0: j = (jf 0) x13. */
-	const float phi0 = 0.0f / c->dnu / p->sqrt_pi;
-	const float j_out = (c->bad ? 0 : c->jf * phi0) * c->x13;
-	const float a_out = (c->bad ? 0 : c->af * phi0) * c->x13;
-	t->ha_out = (a_out + c->alpha_d) * H;
+	obs_thick_range(&p->pt, c, &t->lo, &t->hi);
+	/* Outside the window the profile is exactly 0. */
+	float j_out, a_out;
+	obs_thick_line(&p->pt, c, 0.0f, &j_out, &a_out);
+	t->ha_out = obs_H_sum(a_out, c->alpha_d, H);
 	for (int64_t k = 0; k < V; k++)
-		t->hj_out[k] = (j_out + jd[k]) * H;
+		t->hj_out[k] = obs_H_sum(j_out, jd[k], H);
 	if (t->hi > t->lo) {
 		/* Iv_new is free while a cell is prepared */
 		thick_profile(p, c, t->lo, t->hi, t->hj_win, t->ha_win, s->Iv_new);
 		int64_t k = t->lo / per, sub = t->lo % per;
 		for (int64_t f = t->lo; f < t->hi; f++) {
 			float *hj = t->hj_win + (f - t->lo), *ha = t->ha_win + (f - t->lo);
-			*hj = (*hj + jd[k < V ? k : V - 1]) * H;
-			*ha = (*ha + c->alpha_d) * H;
+			*hj = obs_H_sum(*hj, jd[k < V ? k : V - 1], H);
+			*ha = obs_H_sum(*ha, c->alpha_d, H);
 			if (++sub == per) {
 				sub = 0;
 				k++;
@@ -861,15 +693,14 @@ static void thick_expand(const struct observe_plan *p, const struct thick_cell *
 static void bdf2_flat(int64_t f0, int64_t f1, const float *Hj, float ha, const float *Iv,
 		      const float *Iv_prev, float *Iv_new)
 {
-	const float three_plus = 3.0f + ha;
 	for (int64_t f = f0; f < f1; f++)
-		Iv_new[f] = relu(((Hj[f] + 4.0f * Iv[f]) - Iv_prev[f]) / three_plus);
+		Iv_new[f] = obs_bdf2(Hj[f], Iv[f], Iv_prev[f], ha);
 }
 
 static void ray_thick(const struct observe_plan *p, struct ray_scratch *s, float *out)
 {
 	const int64_t F = p->F, V = p->V, R = p->R, per = 2 * p->v_sub;
-	const float H = 2.0f * p->ds;
+	const float H = 2.0f * p->pt.ds;
 	struct thick_cell t = { .hj_out = s->hj_out, .hj_win = s->jw, .ha_win = s->aw };
 	thick_cell(p, H, 0, s, s->jd0, &t);
 	thick_expand(p, &t, s->Hj0, s->Ha0);
@@ -881,7 +712,7 @@ static void ray_thick(const struct observe_plan *p, struct ray_scratch *s, float
 		int64_t k = f / per;
 		float bg = p->background[k < V ? k : V - 1];
 		s->Iv_prev[f] = bg;
-		s->Iv[f] = relu(((s->Hj0[f] + s->Hj[f]) + (4.0f - s->Ha0[f]) * bg) / (4.0f + s->Ha[f]));
+		s->Iv[f] = obs_start(s->Hj0[f], s->Hj[f], s->Ha0[f], s->Ha[f], bg);
 	}
 	for (int64_t r = 2; r < R; r++) {
 		thick_cell(p, H, r, s, s->jd, &t);
@@ -889,8 +720,8 @@ static void ray_thick(const struct observe_plan *p, struct ray_scratch *s, float
 		expand_coarse(p, t.hj_out, s->Hj);
 		bdf2_flat(0, t.lo, s->Hj, t.ha_out, s->Iv, s->Iv_prev, s->Iv_new);
 		for (int64_t f = t.lo; f < t.hi; f++)
-			s->Iv_new[f] = relu(((t.hj_win[f - t.lo] + 4.0f * s->Iv[f]) - s->Iv_prev[f]) /
-					    (3.0f + t.ha_win[f - t.lo]));
+			s->Iv_new[f] = obs_bdf2(t.hj_win[f - t.lo], s->Iv[f], s->Iv_prev[f],
+						t.ha_win[f - t.lo]);
 		bdf2_flat(t.hi, F, s->Hj, t.ha_out, s->Iv, s->Iv_prev, s->Iv_new);
 		float *tmp = s->Iv_prev;
 		s->Iv_prev = s->Iv;
@@ -901,14 +732,14 @@ static void ray_thick(const struct observe_plan *p, struct ray_scratch *s, float
 	const float sixth = (float)(6 * p->v_sub);
 	const int64_t Q = V * p->v_sub;
 	for (int64_t m = 0; m < Q; m++)
-		s->q[m] = ((4.0f * s->Iv[2 * m + 1] + s->Iv[2 * m]) + s->Iv[2 * m + 2]) / sixth;
+		s->q[m] = obs_simpson_q(s->Iv[2 * m], s->Iv[2 * m + 1], s->Iv[2 * m + 2], sixth);
 	for (int64_t k = 0; k < V; k++)
-		s->I[k] = observe_inner_sum(s->q + k * p->v_sub, p->v_sub);
+		s->I[k] = obs_inner_sum(s->q + k * p->v_sub, p->v_sub);
 	subtract_and_convert(p, s->I, s->Ic, out);
 }
 
 static void coarse_cell(const struct observe_plan *p, int64_t r, struct ray_scratch *s, float *j,
-			float *a, float *jd, struct cell *c)
+			float *a, float *jd, struct obs_cell *c)
 {
 	float v, rho, T, x, X, Td;
 	gather_cell(s, r, &v, &rho, &T, &x, &X, &Td);
@@ -920,28 +751,28 @@ static void coarse_cell(const struct observe_plan *p, int64_t r, struct ray_scra
 static void ray_selthin(const struct observe_plan *p, struct ray_scratch *s, float *out)
 {
 	const int64_t V = p->V, R = p->R;
-	const float H = 2.0f * p->ds;
-	struct cell c0, c1;
+	const float H = 2.0f * p->pt.ds;
+	struct obs_cell c0, c1;
 	float *f0 = s->j_hist[0], *a0 = s->j_hist[1];
 	coarse_cell(p, 0, s, f0, a0, s->jd0, &c0);
 	coarse_cell(p, 1, s, s->j, s->a, s->jd, &c1);
 	continuum_start(p, H, s->jd0, c0.alpha_d, s->jd, c1.alpha_d, s);
-	const float four_minus = 4.0f - c0.alpha_d * H, four_plus = 4.0f + c1.alpha_d * H;
+	const float Ha0 = c0.alpha_d * H, Ha1 = c1.alpha_d * H;
 	for (int64_t k = 0; k < V; k++) {
-		float bg = p->background[k];
-		float g0 = (f0[k] + s->jd0[k]) - a0[k] * bg;
-		float g1 = (s->j[k] + s->jd[k]) - s->a[k] * s->Ic[k];
+		const float bg = p->background[k];
+		const float g0 = obs_selthin_source(f0[k], s->jd0[k], a0[k], bg);
+		const float g1 = obs_selthin_source(s->j[k], s->jd[k], s->a[k], s->Ic[k]);
 		s->I_prev[k] = bg;
-		s->I[k] = relu((four_minus * bg + H * (g0 + g1)) / four_plus);
+		s->I[k] = obs_selthin_start(g0, g1, Ha0, Ha1, H, bg);
 	}
 	for (int64_t r = 2; r < R; r++) {
-		struct cell c;
+		struct obs_cell c;
 		coarse_cell(p, r, s, s->j, s->a, s->jd, &c);
 		continuum_step(p, H, s->jd, c.alpha_d, s);
-		const float three_plus = 3.0f + c.alpha_d * H;
+		const float Ha = c.alpha_d * H;
 		for (int64_t k = 0; k < V; k++) {
-			float g = (s->j[k] + s->jd[k]) - s->a[k] * s->Ic[k];
-			s->I_new[k] = relu(((H * g + 4.0f * s->I[k]) - s->I_prev[k]) / three_plus);
+			const float g = obs_selthin_source(s->j[k], s->jd[k], s->a[k], s->Ic[k]);
+			s->I_new[k] = obs_bdf2(H * g, s->I[k], s->I_prev[k], Ha);
 		}
 		float *t = s->I_prev;
 		s->I_prev = s->I;
@@ -954,20 +785,20 @@ static void ray_selthin(const struct observe_plan *p, struct ray_scratch *s, flo
 static void ray_thin(const struct observe_plan *p, struct ray_scratch *s, float *out)
 {
 	const int64_t V = p->V, n = (p->R - 1) / 2;
-	const float h3 = p->ds / 3.0f;
+	const float h3 = p->pt.ds / 3.0f;
 	struct cascade line, cont;
 	cascade_init(&line, n, V, s->casc_line);
 	cascade_init(&cont, n, V, s->casc_cont);
 	float *jh[3] = { s->j_hist[0], s->j_hist[1], s->j_hist[2] };
 	float *dh[3] = { s->jd_hist[0], s->jd_hist[1], s->jd_hist[2] };
-	struct cell c;
+	struct obs_cell c;
 	coarse_cell(p, 0, s, jh[0], NULL, dh[0], &c);
 	for (int64_t m = 0; m < n; m++) {
 		coarse_cell(p, 2 * m + 1, s, jh[1], NULL, dh[1], &c);
 		coarse_cell(p, 2 * m + 2, s, jh[2], NULL, dh[2], &c);
 		for (int64_t k = 0; k < V; k++) {
-			s->I[k] = ((4.0f * jh[1][k] + jh[0][k]) + jh[2][k]) * h3;
-			s->Ic[k] = ((4.0f * dh[1][k] + dh[0][k]) + dh[2][k]) * h3;
+			s->I[k] = obs_simpson(jh[0][k], jh[1][k], jh[2][k], h3);
+			s->Ic[k] = obs_simpson(dh[0][k], dh[1][k], dh[2][k], h3);
 		}
 		cascade_push(&line, s->I);
 		cascade_push(&cont, s->Ic);
@@ -995,14 +826,11 @@ static void ray_simple(const struct observe_plan *p, struct ray_scratch *s, floa
 	struct cascade c;
 	cascade_init(&c, R, V, s->casc_line);
 	for (int64_t r = 0; r < R; r++) {
-		const float m = s->rho[r] * p->simple_dr_dv;
-		const float vc = (s->v[r] - p->simple_v_min) / p->simple_dv;
-		const int64_t i = node_index(floorf(vc), V - 1);
-		float w = vc - (float)i;
-		w = w < 0 ? 0 : w > 1 ? 1 : w;
+		float m0, m1;
+		const int64_t i = obs_simple_cell(&p->pt, s->rho[r], s->v[r], &m0, &m1);
 		/* Adding +0 to the other channels changes nothing: only the two. */
-		c.acc[0][i] += m * (1.0f - w);
-		c.acc[0][i + 1] += m * w;
+		c.acc[0][i] += m0;
+		c.acc[0][i + 1] += m1;
 		cascade_carry(&c);
 	}
 	memcpy(out, cascade_finish(&c), (size_t)V * sizeof(float));
@@ -1025,27 +853,13 @@ struct block {
 static void blur_block(struct block *b, int64_t r_lo, int64_t r_hi)
 {
 	const struct observe_plan *p = b->p;
-	const int64_t A = p->A, lw = b->l1 - b->l0, hr = p->kr / 2, hl = p->kl / 2, ha = p->ka / 2;
-	const float *vr = b->raw; /* channel 0 */
+	const int64_t A = p->A, lw = b->l1 - b->l0;
 	for (int64_t r = r_lo; r < r_hi; r++)
 		for (int64_t lj = 0; lj < lw; lj++)
-			for (int64_t a = 0; a < A; a++) {
-				float acc = 0;
-				const float *w = p->in_weight;
-				for (int64_t i = 0; i < p->kr; i++) {
-					const int64_t rr = reflect(r + i - hr, p->R);
-					for (int64_t j = 0; j < p->kl; j++) {
-						const int64_t ll = reflect(b->l0 + lj + j - hl, p->L) - b->h0;
-						const float *row = vr + (rr * b->hw + ll) * A;
-						for (int64_t k = 0; k < p->ka; k++) {
-							const int64_t aa = reflect(a + k - ha, A);
-							float prod = *w++ * row[aa];
-							acc = acc + prod;
-						}
-					}
-				}
-				b->vr[(r * lw + lj) * A + a] = acc;
-			}
+			for (int64_t a = 0; a < A; a++)
+				b->vr[(r * lw + lj) * A + a] =
+					obs_blur_point(p->in_weight, p->kr, p->kl, p->ka, b->raw /* channel 0 */,
+						       p->R, p->L, A, b->h0, b->hw, r, b->l0 + lj, a);
 }
 
 struct worker {
@@ -1119,41 +933,73 @@ static void run_workers(struct worker *w, int threads, int phase)
 }
 
 /* col[r, l] = mean over lat of rho x_H2 mw_H2 / mw_ism, r in the crop. */
-static void columnize_block(const struct observe_plan *p, const struct block *b, float *col,
-			    float *tmp)
+void observe_columnize(const struct observe_plan *p, const float *raw, int64_t h0, int64_t hw,
+		       int64_t l0, int64_t l1, float *col, float *tmp)
 {
-	const int64_t A = p->A, R = p->R, lw = b->l1 - b->l0, L = p->L;
-	const float *rho = b->raw + (size_t)1 * (size_t)R * (size_t)b->hw * (size_t)A;
-	const float *xh2 = b->raw + (size_t)3 * (size_t)R * (size_t)b->hw * (size_t)A;
+	const int64_t A = p->A, R = p->R, L = p->L;
+	const float *rho = raw + (size_t)1 * (size_t)R * (size_t)hw * (size_t)A;
+	const float *xh2 = raw + (size_t)3 * (size_t)R * (size_t)hw * (size_t)A;
 	for (int64_t r = p->r_crop_min; r < p->r_crop_max; r++)
-		for (int64_t lj = 0; lj < lw; lj++) {
-			const size_t at = (size_t)((r * b->hw + (b->l0 - b->h0 + lj)) * A);
+		for (int64_t l = l0; l < l1; l++) {
+			const size_t at = (size_t)((r * hw + (l - h0)) * A);
 			for (int64_t a = 0; a < A; a++)
 				tmp[a] = rho[at + a] * xh2[at + a] * p->mw_H2 / p->mw_ism;
-			col[(r - p->r_crop_min) * L + b->l0 + lj] = observe_inner_sum(tmp, A) / (float)A;
+			col[(r - p->r_crop_min) * L + l] = obs_inner_sum(tmp, A) / (float)A;
 		}
 }
 
-/* The beam over (lon, lat) of every velocity plane of lon row l, reflect
- * padded, taps in lexicographic order with fused multiply-adds (oneDNN's
- * order), into row (A, V). */
-static void beam_row(const struct observe_plan *p, const float *ppv, int64_t l, float *row)
+struct nodes_job {
+	const struct observe_plan *p;
+	const float *rho;  /* (R, hw, A) */
+	int64_t off, hw, lw;
+	uint16_t *out;     /* (R, lw, A) */
+	atomic_llong *next;
+};
+
+static void *nodes_work(void *arg)
 {
-	const int64_t A = p->A, V = p->V, hl = p->bl / 2, ha = p->ba / 2;
-	for (int64_t a = 0; a < A; a++) {
-		float *acc = row + a * V;
-		memset(acc, 0, (size_t)V * sizeof(float));
-		for (int64_t i = 0; i < p->bl; i++) {
-			const int64_t ll = reflect(l + i - hl, p->L);
-			for (int64_t j = 0; j < p->ba; j++) {
-				const int64_t aa = reflect(a + j - ha, A);
-				const float w = p->beam_weight[i * p->ba + j];
-				const float *x = ppv + ((size_t)ll * (size_t)A + (size_t)aa) * (size_t)V;
-				for (int64_t k = 0; k < V; k++)
-					acc[k] = fmaf(w, x[k], acc[k]);
+	const struct nodes_job *j = arg;
+	const int64_t A = j->p->A;
+	for (;;) {
+		const int64_t r = atomic_fetch_add(j->next, 1);
+		if (r >= j->p->R)
+			return NULL;
+		/* neighbouring voxels of a nearest-cell tensor often share a cell */
+		float last = NAN;
+		uint16_t node = 0;
+		for (int64_t lj = 0; lj < j->lw; lj++) {
+			const float *rho = j->rho + (r * j->hw + j->off + lj) * A;
+			uint16_t *out = j->out + (r * j->lw + lj) * A;
+			for (int64_t a = 0; a < A; a++) {
+				if (memcmp(&rho[a], &last, sizeof last)) {
+					last = rho[a];
+					node = (uint16_t)obs_rho_node(&j->p->pt, last);
+				}
+				out[a] = node;
 			}
 		}
 	}
+}
+
+void observe_rho_nodes(const struct observe_plan *p, const float *raw, int64_t h0, int64_t hw,
+		       int64_t l0, int64_t l1, int threads, uint16_t *out)
+{
+	atomic_llong next = 0;
+	struct nodes_job jobs[256];
+	threads = threads <= 0 ? cpu_count() : threads > 256 ? 256 : threads;
+	for (int t = 0; t < threads; t++)
+		jobs[t] = (struct nodes_job){ p, raw + (size_t)p->R * (size_t)hw * (size_t)p->A, l0 - h0, hw,
+					      l1 - l0, out, &next };
+	parallel_run(threads, nodes_work, jobs, sizeof jobs[0], NULL);
+}
+
+/* The beam over (lon, lat) of every velocity plane of lon row l, into
+ * row (A, V). */
+static void beam_row(const struct observe_plan *p, const float *ppv, int64_t l, float *row)
+{
+	for (int64_t a = 0; a < p->A; a++)
+		obs_beam_span(p->beam_weight, p->bl, p->ba, ppv, p->L, p->A, p->V, l, a, 0, p->V,
+			      row + a * p->V);
 }
 
 /* The latitude reduction of lon row (A, V) into out (V). */
@@ -1163,11 +1009,8 @@ static void reduce_row(const struct observe_plan *p, const float *row, float *ou
 	if (p->reduce_max) {
 		for (int64_t k = 0; k < V; k++) {
 			float m = row[k];
-			for (int64_t a = 1; a < A; a++) {
-				float x = row[a * V + k];
-				if (x != x || x > m)
-					m = x != x || m != m ? NAN : x;
-			}
+			for (int64_t a = 1; a < A; a++)
+				m = obs_max_step(m, row[a * V + k]);
 			out[k] = m;
 		}
 		return;
@@ -1306,7 +1149,7 @@ static int run_block(struct run *run, int64_t l0, observe_read_fn read, void *so
 			for (int64_t lj = 0; lj < lw; lj++)
 				memcpy(stages->blurred_vr + (r * L + l0 + lj) * A, run->vr + (r * lw + lj) * A,
 				       (size_t)A * sizeof(float));
-	columnize_block(p, &b, out->columnized, run->tmp);
+	observe_columnize(p, run->raw, b.h0, b.hw, b.l0, b.l1, out->columnized, run->tmp);
 	st->seconds_blur += monotonic_seconds() - t;
 
 	t = monotonic_seconds();
@@ -1334,11 +1177,10 @@ int observe_run(const struct observe_plan *p, observe_read_fn read, void *source
 		int64_t lon_block, struct observe_stages *stages, struct observe_output *out,
 		struct observe_stats *st, void (*progress)(double), struct arepo_err *err)
 {
-	static pthread_once_t erf_once = PTHREAD_ONCE_INIT;
-	pthread_once(&erf_once, find_erf_saturation);
 	memset(st, 0, sizeof *st);
 	struct run run;
 	int rc = run_alloc(&run, p, threads, lon_block, err);
+	st->lon_block = run.lon_block;
 	for (int64_t l0 = 0; !rc && l0 < p->L; l0 += run.lon_block) {
 		rc = run_block(&run, l0, read, source, stages, out, st, err);
 		if (!rc && progress)

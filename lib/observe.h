@@ -11,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "obsgrid.h"
+#include "observe_point.h"
 
 enum observe_mode { OBSERVE_THICK, OBSERVE_THIN, OBSERVE_SELTHIN, OBSERVE_SIMPLE };
 
@@ -36,15 +37,14 @@ struct observe_plan {
 	int64_t bl, ba;        /* beam kernel (lon, lat) */
 	float *beam_weight;    /* bl * ba */
 
-	/* float32 constants in processing units (arepo-observe(1), STANDARDS) */
-	float h, k, c, nu_ul, tracer_mass, nu_channel_width, mu, bolic, kappa, peak, ds;
-	float nu_ul_over_c, two_k, sqrt_pi, cc, t_cmb;
+	/* The per-ray code's constants and axes (observe_point.h); its
+	 * pointers are the arrays below and the grids'. */
+	struct obs_point pt;
+	float t_cmb;
 	float mw_H2, mw_ism;   /* columnize: fl(mw_H2), fl(mw_H + abundance_He mw_He) */
 	float *nu, *nu_edges, *nu_fine; /* V, V + 1, F */
 	float *background;     /* V: CMB intensity */
 	float *trj_denominator;/* V: ((2k) nu) nu */
-	/* simple observer */
-	float simple_v_min, simple_dv, simple_dr_dv;
 
 	const struct obsgrids *grids; /* NULL in the simple mode */
 };
@@ -65,6 +65,10 @@ struct observe_stats {
 	double seconds_read, seconds_blur, seconds_rays, seconds_beam; /* beam: and reduction */
 	uint64_t rays, cells;
 	uint64_t line_windows; /* fine or coarse channels whose line profile was evaluated */
+	/* the CUDA backend: the host's share (density nodes, columnized map),
+	 * the transfers and the kernels (CUDA events), lons per block */
+	double seconds_host, seconds_upload, seconds_kernel, seconds_download;
+	int64_t lon_block;
 };
 
 /* Optional copies of the intermediate stages, for checks against IRIS's
@@ -88,11 +92,19 @@ int observe_run(const struct observe_plan *plan, observe_read_fn read, void *sou
 		struct observe_output *out, struct observe_stats *stats,
 		void (*progress)(double fraction), struct arepo_err *err);
 
+/* The columnized map's lons [l0, l1) from a block of the tensor holding
+ * lons [h0, h0 + hw) as (6, R, hw, A), into col (r_crop, L); tmp holds A
+ * floats. */
+void observe_columnize(const struct observe_plan *plan, const float *raw, int64_t h0, int64_t hw,
+		       int64_t l0, int64_t l1, float *col, float *tmp);
+
+/* The density node (obs_rho_node, glibc's asinhf) of every cell of lons
+ * [l0, l1) from the same kind of block, into out (R, l1 - l0, A), on
+ * threads threads (0: every CPU). The grids have at most 65536 densities. */
+void observe_rho_nodes(const struct observe_plan *plan, const float *raw, int64_t h0, int64_t hw,
+		       int64_t l0, int64_t l1, int threads, uint16_t *out);
+
 /* IRIS's float32 linspace (torch's CPU kernel), n values from a to b. */
 void observe_linspace(double a, double b, int64_t n, float *out);
-/* torch's outer-axis cascade sum of n values at stride apart. */
-float observe_cascade_sum(const float *x, int64_t n, int64_t stride);
-/* torch's inner-axis (contiguous) sum of n values. */
-float observe_inner_sum(const float *x, int64_t n);
 
 #endif

@@ -5,6 +5,7 @@
 # Where no GPU is usable the whole file is reported as skipped.
 TAP_TOP=$(dirname "$0")/../..
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/gpu.sh"
 
 RANDVIEW="$HELPERS/randview"
 MKVIEW="$HELPERS/mkview"
@@ -62,42 +63,6 @@ like "$out" "backend=cuda" "--backend auto takes the GPU"
 run_status arepo-interp --backend cuda empty.h5 empty.t
 is "$status" 0 "an empty view: zeros, as on the CPU"
 
-count=$(nvidia-smi -L 2>/dev/null | wc -l)
-[ "$count" -ge 1 ] || count=1
-run_status arepo-interp --backend cuda --device "$count" probe.h5 nodev.t
-is "$status" 1 "--device $count (one past the last GPU): exit 1"
-like "$err" "--device $count: $count GPU" "saying how many there are"
-run_status arepo-interp --backend cuda --device 0 probe.h5 dev0.t
-is "$status" 0 "--device 0 works"
-run_status env CUDA_VISIBLE_DEVICES= arepo-interp --backend cuda probe.h5 hidden.t
-is "$status" 1 "CUDA_VISIBLE_DEVICES empty: --backend cuda exits 1"
-like "$err" "no usable GPU" "saying no GPU is usable"
-run_status env CUDA_VISIBLE_DEVICES= arepo-interp --backend auto probe.h5 hidden-auto.t
-is "$status" 0 "and --backend auto falls back to the CPU"
-
-# The lock directory: a process holding device 0's lock file makes another
-# wait for it (with one GPU) or take another GPU.
-arepo-interp --backend cuda --device 0 --gpu-lock locks probe.h5 lock1.t
-lockfile=$(ls locks/gpu-*.lock 2>/dev/null | head -n 1)
-ok "--gpu-lock makes a lock file per device (${lockfile:-none})" test -n "$lockfile"
-if [ -n "$lockfile" ] && command -v flock >/dev/null; then
-	flock "$lockfile" sleep 3 &
-	holder=$!
-	sleep 0.5
-	start=$(date +%s.%N)
-	arepo-interp --backend cuda --device 0 --gpu-lock locks probe.h5 lock2.t
-	end=$(date +%s.%N)
-	wait $holder
-	ok "--device 0 --gpu-lock waits while another process holds the device" \
-		awk -v a="$start" -v b="$end" 'BEGIN { exit !(b - a > 2) }'
-	ok "and then runs" same_tensor lock2.t lock1.t
-else
-	skip 2 "no lock file or no flock(1)"
-fi
-arepo-interp --backend cuda --gpu-lock locks galaxy.h5 par1.t &
-arepo-interp --backend cuda --gpu-lock locks galaxy.h5 par2.t
-wait
-ok "two processes sharing the lock directory both finish, with the same tensor" \
-	same_tensor par1.t par2.t
+gpu_option_checks arepo-interp probe.h5 same_tensor galaxy.h5
 
 done_testing

@@ -12,7 +12,10 @@ Usage:
       compares the observed file (and the stages) with the case's MODE outputs:
       exit 0 when every stage is bit-identical, else 1 with a line per stage
   observe_reference.py grids-compare CASE_DIR OURS.h5
-      compares our grid file with IRIS's grids.npz, array by array"""
+      compares our grid file with IRIS's grids.npz, array by array
+  observe_reference.py same A.h5 B.h5
+      exit 0 when every dataset of the two files holds the same bits (NaNs
+      match NaNs, whatever their payloads)"""
 
 import json
 import math
@@ -123,6 +126,26 @@ def grids_compare(case, ours):
     return ok
 
 
+def same(a, b):
+    ok = True
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        if sorted(fa) != sorted(fb):
+            print("datasets:", sorted(fa), sorted(fb))
+            return False
+        for name in fa:
+            x, y = fa[name][...], fb[name][...]
+            if x.shape != y.shape:
+                print("%s: shapes %s and %s" % (name, x.shape, y.shape))
+                ok = False
+                continue
+            differ = (x.view(np.uint32) != y.view(np.uint32)) & ~(np.isnan(x) & np.isnan(y))
+            if differ.any():
+                i = tuple(np.argwhere(differ)[0])
+                print("%s: %d values differ, the first at %s: %r and %r" % (name, differ.sum(), i, x[i], y[i]))
+                ok = False
+    return ok
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "tensor":
@@ -133,6 +156,8 @@ def main(argv):
         return 0 if compare(argv[2], argv[3], argv[4], argv[5] if len(argv) > 5 else None) else 1
     elif cmd == "grids-compare":
         return 0 if grids_compare(argv[2], argv[3]) else 1
+    elif cmd == "same":
+        return 0 if same(argv[2], argv[3]) else 1
     else:
         sys.exit(__doc__)
     return 0

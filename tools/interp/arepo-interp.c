@@ -107,18 +107,8 @@ int main(int argc, char **argv)
 			else
 				cli_usage_error("--backend %s: expected cpu, brute, auto or cuda", optarg);
 			break;
-		case OPT_DEVICE: {
-			long long n = cli_parse_count("--device", optarg);
-			if (n < 0 || n > 1023)
-				cli_usage_error("--device %s: expected 0 to 1023", optarg);
-			opt.device = (int)n;
-			break;
-		}
-		case OPT_GPU_LOCK:
-			if (!*optarg)
-				cli_usage_error("--gpu-lock: expected a directory");
-			opt.gpu_lock = optarg;
-			break;
+		case OPT_DEVICE: opt.device = cli_parse_device(optarg); break;
+		case OPT_GPU_LOCK: opt.gpu_lock = cli_parse_gpu_lock(optarg); break;
 		case OPT_MAX_DISTANCE: max_distance_pc = parse_positive("--max-distance", optarg); break;
 		case OPT_RADIUS_FACTOR: opt.radius_factor = parse_positive("--radius-factor", optarg); break;
 		case OPT_FILL: {

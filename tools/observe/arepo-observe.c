@@ -12,8 +12,10 @@
 #include "cli.h"
 #include "clock.h"
 #include "h5util.h"
+#include "cuda_device.h"
 #include "obsgrid_cache.h"
 #include "observe.h"
+#include "observe_cuda.h"
 #include "observed.h"
 #include "tensor.h"
 #include "vmath.h"
@@ -35,7 +37,14 @@ static const char usage[] =
 	"      --build-grids FILE build (or check) the grid file FILE and exit\n"
 	"  -j, --threads N        threads (default: every CPU this process may use)\n"
 	"      --lon-block N      longitudes read and observed at a time (default:\n"
-	"                         about 48 MiB of tensor)\n"
+	"                         about 48 MiB of tensor; with a GPU about 96 MiB)\n"
+	"      --backend NAME     cpu (default), cuda (a GPU; exit 1 when none is\n"
+	"                         usable) or auto (CUDA when a GPU is usable, else\n"
+	"                         the CPU with a warning); the same bits either way\n"
+	"      --device N         the GPU to use, among the visible ones (default 0,\n"
+	"                         or with --gpu-lock the first free one)\n"
+	"      --gpu-lock DIR     take a GPU through a lock file per device in DIR,\n"
+	"                         held until exit; wait while every GPU is taken\n"
 	"      --allow-nan        observe tensors with temperatures <= 0 as IRIS does\n"
 	"                         (NaN in the observation) instead of refusing them\n"
 	"      --stages FILE      also write the intermediate stages (blurred v_r,\n"
@@ -48,17 +57,22 @@ static const char usage[] =
 	"\n"
 	"The configuration is the tensor's own, then --config, then --set. An\n"
 	"existing OBSERVED is kept (rerun safe). Results do not depend on the number\n"
-	"of threads or the lon block. Exit status: 0 done, 1 I/O error, 2 usage or\n"
-	"configuration error, 3 bad tensor file. See arepo-observe(1),\n"
-	"arepo-observed(5).\n";
+	"of threads, the lon block or the backend. Exit status: 0 done, 1 I/O or GPU\n"
+	"error, 2 usage or configuration error, 3 bad tensor file. See\n"
+	"arepo-observe(1), arepo-observed(5).\n";
 
 enum { OPT_GRIDS = CLI_OPT_FIRST_TOOL, OPT_BUILD_GRIDS, OPT_LON_BLOCK, OPT_ALLOW_NAN, OPT_STAGES,
-       OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS, OPT_FORCE };
+       OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS, OPT_FORCE, OPT_BACKEND, OPT_DEVICE, OPT_GPU_LOCK };
+
+enum backend { BACKEND_CPU, BACKEND_CUDA, BACKEND_AUTO };
 
 struct options {
 	const char *mode, *grids, *build_grids, *stages;
 	int threads, allow_nan, progress, stats, force;
 	long long lon_block;
+	enum backend backend;
+	int device;           /* -1: any */
+	const char *gpu_lock; /* or NULL */
 };
 
 static void parse_options(int argc, char **argv, struct cli_common *cli, struct options *opt)
@@ -75,6 +89,9 @@ static void parse_options(int argc, char **argv, struct cli_common *cli, struct 
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "backend", required_argument, NULL, OPT_BACKEND },
+		{ "device", required_argument, NULL, OPT_DEVICE },
+		{ "gpu-lock", required_argument, NULL, OPT_GPU_LOCK },
 		CLI_COMMON_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -108,6 +125,18 @@ static void parse_options(int argc, char **argv, struct cli_common *cli, struct 
 		case OPT_NO_PROGRESS: opt->progress = 0; break;
 		case OPT_STATS: opt->stats = 1; break;
 		case OPT_FORCE: opt->force = 1; break;
+		case OPT_BACKEND:
+			if (!strcmp(optarg, "cpu"))
+				opt->backend = BACKEND_CPU;
+			else if (!strcmp(optarg, "cuda"))
+				opt->backend = BACKEND_CUDA;
+			else if (!strcmp(optarg, "auto"))
+				opt->backend = BACKEND_AUTO;
+			else
+				cli_usage_error("--backend %s: expected cpu, cuda or auto", optarg);
+			break;
+		case OPT_DEVICE: opt->device = cli_parse_device(optarg); break;
+		case OPT_GPU_LOCK: opt->gpu_lock = cli_parse_gpu_lock(optarg); break;
 		default: cli_usage_error(NULL);
 		}
 	}
@@ -336,6 +365,9 @@ struct job {
 	struct observe_stages stages;
 	struct observe_output out;
 	struct observe_stats st;
+	int gpu;               /* observed on dev */
+	struct cuda_device dev;
+	double seconds_observe;
 };
 
 /* The tensor opened and checked, the configuration, the grids, the plan. */
@@ -413,17 +445,47 @@ static int write_result(struct job *j, struct arepo_err *err)
 	return rc;
 }
 
+/* The GPU, when --backend asks for one and one is usable; first, so that a
+ * job on a node without one fails at once. */
+static int choose_backend(struct job *j, const struct options *opt, struct arepo_err *err)
+{
+	j->dev.lock_fd = -1;
+	if (opt->backend == BACKEND_CPU)
+		return 0;
+	j->gpu = cuda_choose(opt->backend == BACKEND_CUDA, opt->device, opt->gpu_lock, &j->dev, err);
+	return j->gpu < 0 ? err->code : 0;
+}
+
+static int run_observation(struct job *j, const struct options *opt, struct arepo_err *err)
+{
+	struct observe_stages *stages = opt->stages ? &j->stages : NULL;
+	void (*progress)(double) = opt->progress ? show_progress : NULL;
+	if (j->gpu)
+		return observe_cuda_run(&j->dev, &j->plan, read_block, &j->t, opt->threads, opt->lon_block,
+					stages, &j->out, &j->st, progress, err);
+	return observe_run(&j->plan, read_block, &j->t, opt->threads, opt->lon_block, stages, &j->out,
+			   &j->st, progress, err);
+}
+
 static void print_stats(const struct job *j, double seconds_write, double seconds_total)
 {
 	struct rusage ru;
 	long rss = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
-	printf("mode=%s\nrays=%llu\ncells=%llu\nline_channels=%llu\n", observe_mode_short(j->mode),
+	printf("mode=%s\nbackend=%s\n", observe_mode_short(j->mode), j->gpu ? "cuda" : "cpu");
+	if (j->gpu)
+		printf("device=%s\n", j->dev.name);
+	printf("rays=%llu\ncells=%llu\nline_channels=%llu\nlon_block=%lld\n",
 	       (unsigned long long)j->st.rays, (unsigned long long)j->st.cells,
-	       (unsigned long long)j->st.line_windows);
-	printf("seconds_read=%.6f\nseconds_blur=%.6f\nseconds_rays=%.6f\nseconds_beam=%.6f\n"
-	       "seconds_write=%.6f\nseconds_total=%.6f\npeak_rss_kib=%ld\n",
-	       j->st.seconds_read, j->st.seconds_blur, j->st.seconds_rays, j->st.seconds_beam,
-	       seconds_write, seconds_total, rss);
+	       (unsigned long long)j->st.line_windows, (long long)j->st.lon_block);
+	printf("seconds_read=%.6f\n", j->st.seconds_read);
+	if (j->gpu)
+		printf("seconds_host=%.6f\nseconds_upload=%.6f\nseconds_kernel=%.6f\nseconds_download=%.6f\n",
+		       j->st.seconds_host, j->st.seconds_upload, j->st.seconds_kernel, j->st.seconds_download);
+	else
+		printf("seconds_blur=%.6f\n", j->st.seconds_blur);
+	printf("seconds_rays=%.6f\nseconds_beam=%.6f\nseconds_observe=%.6f\nseconds_write=%.6f\n"
+	       "seconds_total=%.6f\npeak_rss_kib=%ld\n", j->st.seconds_rays, j->st.seconds_beam,
+	       j->seconds_observe, seconds_write, seconds_total, rss);
 }
 
 static void job_free(struct job *j)
@@ -443,14 +505,18 @@ static int observe_file(const struct cli_common *cli, const struct options *opt,
 			const char *tensor_path, const char *out_path, struct arepo_err *err)
 {
 	const double t_start = monotonic_seconds();
-	struct job j = { .tensor_path = tensor_path, .out_path = out_path };
-	int rc = prepare(&j, cli, opt, err);
+	struct job j = { .tensor_path = tensor_path, .out_path = out_path,
+			 .t = { .file = -1, .dset = -1 } };
+	int rc = choose_backend(&j, opt, err);
+	if (!rc)
+		rc = prepare(&j, cli, opt, err);
 	if (!rc)
 		rc = alloc_outputs(&j, opt->stages != NULL, err);
-	if (!rc)
-		rc = about(tensor_path, observe_run(&j.plan, read_block, &j.t, opt->threads, opt->lon_block,
-						    opt->stages ? &j.stages : NULL, &j.out, &j.st,
-						    opt->progress ? show_progress : NULL, err), err);
+	if (!rc) {
+		const double t = monotonic_seconds();
+		rc = about(tensor_path, run_observation(&j, opt, err), err);
+		j.seconds_observe = monotonic_seconds() - t;
+	}
 	if (!rc && opt->stages)
 		rc = write_stages(opt->stages, &j.plan, &j.stages, err);
 	const double t_write = monotonic_seconds();
@@ -458,8 +524,8 @@ static int observe_file(const struct cli_common *cli, const struct options *opt,
 		rc = write_result(&j, err);
 	if (!rc) {
 		const double now = monotonic_seconds();
-		log_info("%s: %s, %llu rays, %.3f s", out_path, observe_mode_name(j.mode),
-			 (unsigned long long)j.st.rays, now - t_start);
+		log_info("%s: %s, %llu rays, %s, %.3f s", out_path, observe_mode_name(j.mode),
+			 (unsigned long long)j.st.rays, j.gpu ? j.dev.name : "CPU", now - t_start);
 		if (opt->stats)
 			print_stats(&j, now - t_write, now - t_start);
 	}
@@ -471,7 +537,7 @@ int main(int argc, char **argv)
 {
 	struct cli_common cli;
 	cli_init(&cli, argv[0], usage);
-	struct options opt = { .progress = cli_progress_default() };
+	struct options opt = { .progress = cli_progress_default(), .device = -1 };
 	parse_options(argc, argv, &cli, &opt);
 	struct arepo_err err = { 0 };
 	if (vmath_check_cpu(&err))
