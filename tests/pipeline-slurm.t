@@ -174,11 +174,18 @@ like "$plan" "highest index ([0-9]|10), within 10" "every array within MaxArrayS
 jobs=$(awk '{ print $1 }' chain/slurm/jobs | sort | uniq -c | awk '$1 > 1 { print $2 }' | tr '\n' ' ')
 like "$jobs" "fetch .*interp " "arrays split into several submissions"
 interp=$(awk '$1 == "interp" { print $2 }' chain/slurm/jobs | paste -sd, -)
-# One bundle's job killed while it runs.
+# One bundle's job killed while it runs (another one, if it ended before
+# the signal came).
 killed=
 for i in $(seq 600); do
 	task=$(squeue -h -t R -j "$interp" -o %i 2>/dev/null | head -n 1)
-	if [ -n "$task" ] && scancel "$task" 2>/dev/null; then killed=$task; break; fi
+	if [ -n "$task" ] && scancel "$task" 2>/dev/null; then
+		for j in $(seq 50); do
+			state=$(squeue -h -t all -j "$task" -o %T 2>/dev/null)
+			case $state in RUNNING | COMPLETING | '') sleep 0.1 ;; *) break ;; esac
+		done
+		[ "$state" != CANCELLED ] || { killed=$task; break; }
+	fi
 	sleep 0.1
 done
 ok "an interp task killed while running ($killed)" test -n "$killed"
@@ -215,23 +222,32 @@ run_status arepo-submit --config config15.json --work chain --source src
 like "$status $out" "^0 arepo-submit: .*chain: nothing to submit" "a complete run: nothing to submit"
 
 if [ "${AREPO_SLURM_BENCH:-0}" = 1 ]; then
-	# The scheduler's time per entry: the same 60 views, one task per view
-	# and in bundles sized from the costs measured above.
+	# The scheduler's time per entry: the same 60 views one task per view,
+	# in bundles of about 3 s, and in bundles sized for 30 min (costs
+	# measured above). Per view: the chain's wall time, the time in the
+	# tools (the units' times in the logs), and what the node's CPUs spent
+	# besides (wall x CPUs - tools): the scheduler's and the tasks' own.
 	SLURM_MAX_JOB_COUNT=1000 restart_slurm
 	bench() { # WORK OPTION...
 		local w=$1 t0
 		shift
-		mkdir -p "$w/logs" && cp chain/logs/interp_*.log chain/logs/extract_*.log chain/logs/fetch_*.log "$w/logs/"
+		# The earlier tasks' logs, for their costs.
+		mkdir -p "$w/logs/earlier" && cp chain/logs/*.log "$w/logs/earlier/"
 		t0=$(date +%s.%N)
 		arepo-submit --plan --config config15.json --work "$w" --source src --mem 500M --cpus-per-task 1 "$@" >"$w.plan"
 		wait_chain "$w" 600
-		awk -v t0="$t0" -v t1="$(date +%s.%N)" -v w="$w" -v jobs="$(grep -o 'total: [0-9]* jobs' "$w.plan")" \
-			'BEGIN { printf "# %s: %s, chain %.1f s, %.3f s a view\n", w, jobs, t1 - t0, (t1 - t0) / 60 }'
+		tools=$(cat "$w"/logs/*.log | awk '$2 == "unit" && $6 == "made" { t += $8 } END { print t + 0 }')
+		awk -v t0="$t0" -v t1="$(date +%s.%N)" -v w="$w" -v tools="$tools" -v cpus="$(nproc)" \
+			-v jobs="$(grep -o 'total: [0-9]* jobs' "$w.plan")" 'BEGIN {
+			wall = t1 - t0
+			printf "# %s: %s, chain %.1f s; a view: %.3f s wall, %.3f s in the tools, %.3f CPU s besides\n",
+				w, jobs, wall, wall / 60, tools / 60, (wall * cpus - tools) / 60 }'
 	}
 	bench per-view --snapshots-per-task 1 --views-per-task 1
-	bench bundled
-	arepo-status per-view >/dev/null && arepo-status bundled >/dev/null
-	is "$?" 0 "bench: both complete"
+	bench bundled-3s --task-minutes 0.05
+	bench bundled-30min
+	arepo-status per-view >/dev/null && arepo-status bundled-3s >/dev/null && arepo-status bundled-30min >/dev/null
+	is "$?" 0 "bench: each complete"
 fi
 
 # --- Observing, killed once the first pair is made, resubmitted; a fresh
