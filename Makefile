@@ -3,6 +3,12 @@
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
+# Where make install puts the programs, the data (presets, molecular data,
+# the pipeline's files) and the man pages, GNU style; the installed tools
+# and scripts look for their files there.
+bindir     ?= $(PREFIX)/bin
+datadir    ?= $(PREFIX)/share
+mandir     ?= $(datadir)/man
 CC         ?= cc
 CFLAGS     ?= -O3 -g
 WARNINGS   := -Wall -Wextra -Werror
@@ -68,7 +74,7 @@ MAN_PAGES := $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7)
 SCRIPT_TOOLS := arepo-submit arepo-status
 SCRIPT_BINS  := $(SCRIPT_TOOLS:%=bin/%)
 
-.PHONY: all test test-unit test-gpu demo deps install clean config FORCE
+.PHONY: all test test-unit test-gpu demo deps install uninstall clean config FORCE
 # Keep object files between runs (they are intermediate to make).
 .SECONDARY:
 .SECONDEXPANSION:
@@ -115,8 +121,12 @@ build/tools/extract/%.o: ALL_CFLAGS += $(MPI_CFLAGS)
 OBS_OBJS := build/lib/vmath.o $(patsubst %.c,build/%.o,$(wildcard lib/observe*.c lib/obsgrid*.c)) \
             build/tests/unit/test-sleef-port.o
 $(OBS_OBJS): ALL_CFLAGS += -mavx2 -mfma
-# Where the installed molecular data files are looked for.
-build/lib/obsgrid_cache.o: ALL_CFLAGS += -DAREPO_DATADIR='"$(PREFIX)/share/arepo"'
+# Where the installed molecular data files are looked for (rebuilt when
+# datadir changes).
+build/lib/obsgrid_cache.o: ALL_CFLAGS += -DAREPO_DATADIR='"$(datadir)/arepo"'
+build/lib/obsgrid_cache.o: build/datadir
+build/datadir: FORCE | build/.
+	@echo '$(datadir)' | cmp -s - $@ || echo '$(datadir)' > $@
 bin/arepo-extract: TOOL_LIBS = $(MPI_LIBS)
 
 build/tests/%.t: build/tests/unit/%.o $(LIB) | build/tests/.
@@ -142,19 +152,39 @@ demo: all
 deps:
 	@sh scripts/install-deps
 
+# What the man pages tell users to run, installed; the scripts told where
+# their shared files are, and those files where the tools are.
+PIPELINE_DATA := $(datadir)/arepo/pipeline
+PIPELINE_LIBS := $(wildcard pipelines/lib/*.sh pipelines/lib/*.awk) pipelines/lib/stage
+sed_path = $(subst &,\&,$(subst |,\|,$(1)))
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(TOOL_BINS) $(SCRIPT_BINS) $(DESTDIR)$(PREFIX)/bin
+	install -d '$(DESTDIR)$(bindir)' '$(DESTDIR)$(datadir)/arepo/presets' '$(DESTDIR)$(datadir)/arepo/chem' \
+	  '$(DESTDIR)$(PIPELINE_DATA)/lib'
+	install -m 755 $(TOOL_BINS) '$(DESTDIR)$(bindir)'
+	for t in $(SCRIPT_TOOLS); do \
+	  sed "s|^PIPELINE_LIB_INSTALLED=$$|PIPELINE_LIB_INSTALLED='$(call sed_path,$(PIPELINE_DATA))/lib'|" pipelines/$$t \
+	    > '$(DESTDIR)$(bindir)'/$$t.part && chmod 755 '$(DESTDIR)$(bindir)'/$$t.part && \
+	  mv '$(DESTDIR)$(bindir)'/$$t.part '$(DESTDIR)$(bindir)'/$$t || exit 1; done
 	for page in $(MAN_PAGES); do \
-	  sec=$${page##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$sec; \
-	  install -m 644 $$page $(DESTDIR)$(PREFIX)/share/man/man$$sec; done
-	install -d $(DESTDIR)$(PREFIX)/share/arepo/presets $(DESTDIR)$(PREFIX)/share/arepo/chem
-	install -m 644 pipelines/presets/*.json $(DESTDIR)$(PREFIX)/share/arepo/presets
-	install -m 644 pipelines/chem/*.dat $(DESTDIR)$(PREFIX)/share/arepo/chem
-	install -d $(DESTDIR)$(PREFIX)/share/arepo/pipeline/lib
-	install -m 644 pipelines/arepo.mk $(DESTDIR)$(PREFIX)/share/arepo/pipeline
-	install -m 644 pipelines/lib/*.sh $(DESTDIR)$(PREFIX)/share/arepo/pipeline/lib
-	install -m 755 pipelines/lib/stage $(DESTDIR)$(PREFIX)/share/arepo/pipeline/lib
+	  sec=$${page##*.}; install -d '$(DESTDIR)$(mandir)'/man$$sec && \
+	  install -m 644 $$page '$(DESTDIR)$(mandir)'/man$$sec || exit 1; done
+	install -m 644 pipelines/presets/*.json '$(DESTDIR)$(datadir)/arepo/presets'
+	install -m 644 pipelines/chem/*.dat '$(DESTDIR)$(datadir)/arepo/chem'
+	install -m 644 pipelines/arepo.mk '$(DESTDIR)$(PIPELINE_DATA)'
+	install -m 644 $(filter-out %/stage %/stages.sh,$(PIPELINE_LIBS)) '$(DESTDIR)$(PIPELINE_DATA)/lib'
+	install -m 755 pipelines/lib/stage '$(DESTDIR)$(PIPELINE_DATA)/lib'
+	sed "s|^AREPO_BINDIR_INSTALLED=$$|AREPO_BINDIR_INSTALLED='$(call sed_path,$(bindir))'|" pipelines/lib/stages.sh \
+	  > '$(DESTDIR)$(PIPELINE_DATA)/lib/stages.sh'
+
+# What install installed, and the directories it made when they are empty.
+uninstall:
+	rm -f $(foreach f,$(notdir $(TOOL_BINS)) $(SCRIPT_TOOLS),'$(DESTDIR)$(bindir)/$(f)')
+	rm -f $(foreach p,$(MAN_PAGES),'$(DESTDIR)$(mandir)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))')
+	rm -f $(foreach f,$(wildcard pipelines/presets/*.json),'$(DESTDIR)$(datadir)/arepo/presets/$(notdir $(f))')
+	rm -f $(foreach f,$(wildcard pipelines/chem/*.dat),'$(DESTDIR)$(datadir)/arepo/chem/$(notdir $(f))')
+	rm -f '$(DESTDIR)$(PIPELINE_DATA)/arepo.mk' $(foreach f,$(PIPELINE_LIBS),'$(DESTDIR)$(PIPELINE_DATA)/lib/$(notdir $(f))')
+	-rmdir '$(DESTDIR)$(PIPELINE_DATA)/lib' '$(DESTDIR)$(PIPELINE_DATA)' '$(DESTDIR)$(datadir)/arepo/presets' \
+	  '$(DESTDIR)$(datadir)/arepo/chem' '$(DESTDIR)$(datadir)/arepo' 2>/dev/null
 
 clean:
 	rm -rf build bin

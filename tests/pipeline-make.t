@@ -182,15 +182,26 @@ like "$status $err" "^1 arepo-list: $SCRATCH/nowhere: No such file or directory$
 like "$($STAGE show viamake observe 1 0)" "arepo-observe --config $CONFIG --mode thick --grids $SCRATCH/viamake/obsgrids.h5 --threads 2 --lon-block 8 " \
 	"observe: the mode, the run's grids, the threads and OBSERVE_OPTIONS"
 
-# Installed: the make file and the shared stage files, and the tools found.
-if make -s -C "$TOP" -o all install PREFIX="$SCRATCH/prefix" >install.log 2>&1; then
-	ok "the installed arepo.mk runs" make --no-print-directory -f "$SCRATCH/prefix/share/arepo/pipeline/arepo.mk" \
-		CONFIG="$CONFIG" WORK=installed SOURCE=src extract
-	like "$(cat installed/pipeline.env)" "BIN=$SCRATCH/prefix/bin/" "with the installed tools"
-	like "$("$SCRATCH/prefix/bin/arepo-submit" --list-stages | tr '\n' ' ')" "^list .*observe .*normalize " \
+# Installed, with GNU directories of their own: the make file, the shared
+# stage files and the presets the manual names, the tools found; then
+# uninstalled.
+dirs=(PREFIX="$SCRATCH/prefix" bindir="$SCRATCH/bin" datadir="$SCRATCH/data" mandir="$SCRATCH/man")
+if make -s -C "$TOP" -o all install "${dirs[@]}" >install.log 2>&1; then
+	ok "the installed arepo.mk runs, with an installed preset" make --no-print-directory \
+		-f "$SCRATCH/data/arepo/pipeline/arepo.mk" CONFIG="$SCRATCH/data/arepo/presets/tiny.json" WORK=installed \
+		SOURCE=src extract
+	like "$(cat installed/pipeline.env)" "BIN=$SCRATCH/bin/" "with the installed tools"
+	like "$("$SCRATCH/bin/arepo-submit" --list-stages | tr '\n' ' ')" "^list .*observe .*normalize " \
 		"the installed arepo-submit finds the stages"
+	run_status "$SCRATCH/bin/arepo-submit" --dry-run --config "$CONFIG" --work installed-submit --source src
+	like "$out" "^exec /bin/sh '?$SCRATCH/data/arepo/pipeline/lib/stage'? bundle" "and runs its tasks with them"
+	run_status "$SCRATCH/bin/arepo-status" installed-submit
+	like "$status $out" "^1 stage +done/expected" "arepo-status too"
+	ok "the man pages in mandir" test -f "$SCRATCH/man/man7/arepo-pipeline.7" -a -f "$SCRATCH/man/man1/arepo-submit.1"
+	ok "make uninstall" make -s -C "$TOP" uninstall "${dirs[@]}"
+	is "$(find "$SCRATCH/bin" "$SCRATCH/data" "$SCRATCH/man" -type f | wc -l)" 0 "removes every file it installed"
 else
-	skip 3 "make install failed: $(tail -n 1 install.log)"
+	skip 8 "make install failed: $(tail -n 1 install.log)"
 fi
 
 # From a remote archive over ssh.

@@ -81,20 +81,10 @@ stage_consumer() {
 # unit_done STAGE I K: STAGE's output for this unit is there, or the stage
 # that consumes it is done with it.
 unit_done() {
-	stage_output "$1" "$2" "${3-}"
+	stage_output "$1" "${2-}" "${3-}"
 	[ -e "$WORK/$out" ] && return 0
 	stage_consumer "$1"
-	[ -n "$consumer" ] && unit_done "$consumer" "$2" "${3-}"
-}
-
-# Task numbers: snapshot I is task I; view K of snapshot I is task
-# (I - 1) * VIEWS + K, as the job arrays number them.
-task_unit() { # UNIT TASK: sets $i and $k
-	case $1 in
-	snapshot) i=$2 k= ;;
-	view) i=$(($2 / VIEWS + 1)) k=$(($2 % VIEWS)) ;;
-	*) i= k= ;;
-	esac
+	[ -n "$consumer" ] && unit_done "$consumer" "${2-}" "${3-}"
 }
 
 # each_unit UNIT FUNCTION: calls FUNCTION I K TASK for every snapshot
@@ -116,14 +106,84 @@ each_unit() {
 	done
 }
 
-# missing_tasks STAGE: the task numbers of STAGE's units not done, comma
-# separated (what a job array is submitted for).
-missing_tasks() {
-	_mt_stage=$1
-	stage_unit "$1"
-	each_unit "$unit" print_if_missing | paste -sd, -
+# missing_units: what is to be made, one line per unit, "STAGE I [K]", in
+# task order, and "STAGE" for a stage that runs once and is to run (merge
+# and normalize until the dataset is normalized): what arepo-submit plans.
+missing_units() {
+	for _mu_stage in $(pipeline_stages | awk '{ print $1 }'); do
+		stage_unit "$_mu_stage"
+		case $unit in
+		run) unit_done "$_mu_stage" || echo "$_mu_stage" ;;
+		*) each_unit "$unit" print_if_missing ;;
+		esac
+	done
 }
-print_if_missing() { unit_done "$_mt_stage" "$1" "$2" || echo "$3"; }
+print_if_missing() { unit_done "$_mu_stage" "$1" "$2" || echo "$_mu_stage $1${2:+ $2}"; }
+
+# Bundles: what one array task of a scheduler chain makes. The snapshots
+# are cut into groups of G, group E (from 0) holding snapshots E*G+1 to
+# (E+1)*G; a bundle of a stage per snapshot is a group, a bundle of a stage
+# per view is chunk L (from 0) of C views of a group, its views in task
+# order. arepo-submit chooses G and C (lib/plan.awk); see arepo-submit(1).
+
+# bundle_units STAGE E L G C FUNCTION: calls FUNCTION I K for each unit of
+# the bundle (K empty for a snapshot).
+bundle_units() {
+	stage_unit "$1"
+	_bu_n=$(snapshot_count)
+	_bu_first=$(($2 * $4 + 1))
+	_bu_last=$((($2 + 1) * $4))
+	[ $_bu_last -le "$_bu_n" ] || _bu_last=$_bu_n
+	if [ "$unit" = snapshot ]; then
+		_bu_i=$_bu_first
+		while [ $_bu_i -le $_bu_last ]; do
+			"$6" $_bu_i ""
+			_bu_i=$((_bu_i + 1))
+		done
+	else
+		_bu_q=$(($3 * $5))
+		_bu_end=$((($3 + 1) * $5))
+		_bu_size=$(((_bu_last - _bu_first + 1) * VIEWS))
+		[ $_bu_end -le $_bu_size ] || _bu_end=$_bu_size
+		while [ $_bu_q -lt $_bu_end ]; do
+			"$6" $((_bu_first + _bu_q / VIEWS)) $((_bu_q % VIEWS))
+			_bu_q=$((_bu_q + 1))
+		done
+	fi
+}
+
+# stage_bundle STAGE E L G C: runs STAGE for each unit of the bundle not
+# done yet, in order, and on past a failure (what is made stays made); one
+# line per unit in the task's log, "# unit STAGE I K made in S s" (K - for a
+# snapshot), from which arepo-submit measures a unit's cost. Returns the
+# status of the first failure.
+stage_bundle() {
+	_sb_stage=$1 _sb_rc=0 _sb_made=0 _sb_before=0 _sb_failed=0
+	bundle_units "$@" bundle_unit
+	echo "# bundle $1 $2 $3 of $4 snapshots, $5 views: $_sb_made made, $_sb_before done before, $_sb_failed failed"
+	return $_sb_rc
+}
+print_unit() { echo "$1${2:+ $2}"; }
+bundle_unit() {
+	if unit_done "$_sb_stage" "$1" "$2"; then
+		_sb_before=$((_sb_before + 1))
+		return 0
+	fi
+	_sb_t=$(date +%s%N)
+	_rc=0
+	# A subshell: a stage's traps (extract's winddown) end with its unit.
+	(stage_run "$_sb_stage" "$1" "$2") || _rc=$?
+	_sb_t=$((($(date +%s%N) - _sb_t) / 1000000))
+	_sb_t=$((_sb_t / 1000)).$(printf '%03d' $((_sb_t % 1000)))
+	if [ $_rc = 0 ]; then
+		echo "# unit $_sb_stage $1 ${2:--} made in $_sb_t s"
+		_sb_made=$((_sb_made + 1))
+	else
+		echo "# unit $_sb_stage $1 ${2:--} failed (exit $_rc) after $_sb_t s"
+		_sb_failed=$((_sb_failed + 1))
+		[ $_sb_rc != 0 ] || _sb_rc=$_rc
+	fi
+}
 
 # stage_progress STAGE: sets $done and $expected, for arepo-status.
 stage_progress() {
@@ -537,12 +597,14 @@ pipeline_setup() {
 	[ "${DRY:-0}" = 1 ] || write_settings "$WORK/pipeline.env"
 }
 
-# Where the tools are, as BIN: beside these files in the source tree
-# (pipelines/lib -> bin) or in an installation (share/arepo/pipeline/lib
-# -> bin); else empty, PATH.
+# Where the tools are, as BIN: where make install put them (set in the
+# installed copy of this file), beside these files in the source tree
+# (pipelines/lib -> bin) or in an installation's default layout
+# (share/arepo/pipeline/lib -> bin); else empty, PATH.
+AREPO_BINDIR_INSTALLED=
 default_bin() { # LIBDIR
-	for _d in "$1/../../bin" "$1/../../../../bin"; do
-		if [ -x "$_d/arepo-extract" ]; then
+	for _d in "$AREPO_BINDIR_INSTALLED" "$1/../../bin" "$1/../../../../bin"; do
+		if [ -n "$_d" ] && [ -x "$_d/arepo-extract" ]; then
 			printf '%s/\n' "$(cd "$_d" && pwd)"
 			return
 		fi
