@@ -17,7 +17,7 @@ GOALS := all list fetch extract interp grids observe merge normalize
 ifndef AREPO_PIPELINE_IN_WORK
 # The settings reach lib/stage through the environment, whatever they hold;
 # those not given stay unset (GPU_LOCKS= is not GPU_LOCKS unset).
-SETTINGS := CONFIG WORK SOURCE OBSERVE KEEP_PHYSICAL CACHE_SLOTS MPI_RANKS INTERP_BACKEND \
+SETTINGS := CONFIG WORK SOURCE OBSERVE KEEP_PHYSICAL CACHE_SLOTS MPI_RANKS INTERP_BACKEND OBSERVE_BACKEND \
 	GPU_LOCKS THREADS SSH_OPTIONS EXTRACT_OPTIONS INTERP_OPTIONS OBSERVE_OPTIONS BIN FORCE
 $(foreach v,$(SETTINGS),$(if $(filter undefined,$(origin $(v))),,$(eval export $(v))))
 # make -n: check the settings, change nothing.

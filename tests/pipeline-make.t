@@ -46,6 +46,10 @@ like "$($STAGE show straight interp 1 0)" "arepo-interp --backend auto --gpu-loc
 	"interp jobs take a GPU each through WORK/gpu-locks (or the CPU)"
 ok "the effective configuration is recorded in WORK/config.json" cmp straight/config.json <(arepo-config --config "$CONFIG")
 like "$(cat straight/pipeline.env)" "OBSERVE=none" "and the settings in WORK/pipeline.env (no observing asked)"
+like "$($STAGE show straight observe 1 0)" "arepo-observe --backend auto --gpu-lock $SCRATCH/straight/gpu-locks " \
+	"observe jobs too, with INTERP_BACKEND's backend by default"
+run_status $PIPE WORK=straight SOURCE=src OBSERVE_BACKEND=gpu
+is "$status" 2 "OBSERVE_BACKEND=gpu is refused"
 run_status $PIPE WORK=straight SOURCE=src INTERP_BACKEND=gpu
 is "$status" 2 "INTERP_BACKEND=gpu is refused"
 like "$err" "INTERP_BACKEND=gpu: expected cpu, auto or cuda" "naming the choices"

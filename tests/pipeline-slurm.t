@@ -53,6 +53,11 @@ run_status arepo-submit --dry-run --backend cuda --config config.json --work dry
 like "$(cat dry/slurm/interp.sh)" "#SBATCH --gres=gpu:1" "--backend cuda asks a GPU for each interp task"
 ok "and for no other stage" sh -c '! grep -l gres dry/slurm/fetch.sh dry/slurm/extract.sh dry/slurm/merge.sh dry/slurm/normalize.sh'
 like "$out" "arepo-interp --backend cuda " "and passes the backend on"
+run_status arepo-submit --dry-run --observe thick --observe-backend cuda --backend cpu --config config.json --work dry-obs --source src3
+is "$status" 0 "--observe-backend cuda (a dry run)"
+like "$(cat dry-obs/slurm/observe.sh)" "#SBATCH --gres=gpu:1" "asks a GPU for each observe task"
+ok "and none for interp with --backend cpu" sh -c '! grep -l gres dry-obs/slurm/interp.sh'
+like "$out" "arepo-observe --backend cuda " "and passes the backend to arepo-observe"
 like "$(arepo-submit --list-stages | tr '\n' ' ')" "^list .* fetch .* extract .* interp .* grids .* observe .* merge .* normalize " "--list-stages"
 
 # sbatch's shapes: --opt=value, short options, a stage's own resources,

@@ -9,7 +9,7 @@
 
 # The settings of a run, in WORK/pipeline.env; every driver sets them all.
 PIPELINE_SETTINGS="WORK CONFIG SOURCE OBSERVE KEEP_PHYSICAL VIEWS CACHE_SLOTS MPI_RANKS
- INTERP_BACKEND GPU_LOCKS THREADS SSH_OPTIONS EXTRACT_OPTIONS INTERP_OPTIONS OBSERVE_OPTIONS BIN"
+ INTERP_BACKEND OBSERVE_BACKEND GPU_LOCKS THREADS SSH_OPTIONS EXTRACT_OPTIONS INTERP_OPTIONS OBSERVE_OPTIONS BIN"
 # What the pipeline makes under WORK (FORCE=1 removes them, nothing else).
 PIPELINE_FILES="snapshots.txt rules.mk pipeline.env config.json stamps cache views tensors
  obsgrids.h5 observed dataset gpu-locks logs slurm"
@@ -305,7 +305,10 @@ stage_run() {
 		# once it has checked that it is an observed file (even without its
 		# tensor), and only then does the tensor go.
 		[ "$show" = 1 ] || mkdir -p "$WORK/observed"
-		x "${BIN}arepo-observe" --config "$CONFIG" --mode "$OBSERVE" ${grids:+--grids "$grids"} \
+		lock=
+		case $OBSERVE_BACKEND in auto | cuda) lock=$GPU_LOCKS ;; esac
+		x "${BIN}arepo-observe" --backend "$OBSERVE_BACKEND" ${lock:+--gpu-lock "$lock"} \
+			--config "$CONFIG" --mode "$OBSERVE" ${grids:+--grids "$grids"} \
 			${threads:+--threads "$threads"} $OBSERVE_OPTIONS "$tensor" "$target" || return
 		[ "$KEEP_PHYSICAL" = 1 ] || [ "$show" = 1 ] || rm -f "$tensor" ;;
 	merge)
@@ -507,7 +510,7 @@ setting_name() {
 	case $1 in
 	WORK) name=--work ;; CONFIG) name=--config ;; SOURCE) name=--source ;;
 	OBSERVE) name=--observe ;; CACHE_SLOTS) name=--cache-slots ;; MPI_RANKS) name=--ntasks ;;
-	INTERP_BACKEND) name=--backend ;; THREADS) name=--cpus-per-task ;; BIN) name=PATH ;;
+	INTERP_BACKEND) name=--backend ;; OBSERVE_BACKEND) name=--observe-backend ;; THREADS) name=--cpus-per-task ;; BIN) name=PATH ;;
 	esac
 }
 
@@ -561,6 +564,7 @@ pipeline_setup() {
 	case ${MPI_RANKS:=1} in *[!0-9]* | 0) bad_setting MPI_RANKS "expected a positive integer" ;; esac
 	case ${THREADS:=} in '') ;; *[!0-9]* | 0) bad_setting THREADS "expected a positive integer" ;; esac
 	case ${INTERP_BACKEND:=auto} in cpu | auto | cuda) ;; *) bad_setting INTERP_BACKEND "expected cpu, auto or cuda" ;; esac
+	case ${OBSERVE_BACKEND:=$INTERP_BACKEND} in cpu | auto | cuda) ;; *) bad_setting OBSERVE_BACKEND "expected cpu, auto or cuda" ;; esac
 	: "${GPU_LOCKS=$WORK/gpu-locks}" "${SSH_OPTIONS:=}" "${EXTRACT_OPTIONS:=}" "${INTERP_OPTIONS:=}" "${OBSERVE_OPTIONS:=}"
 
 	# The effective configuration, as every tool reads it.
