@@ -183,7 +183,7 @@ like "$err" "^arepo-submit: --work $SCRATCH/viasubmit: made by a run with other 
 	"naming what differs"
 run_status arepo-submit --dry-run --config config.json --work subnolist --source nowhere
 like "$status $err" "^1 arepo-list: $SCRATCH/nowhere: No such file or directory$" "and stops at a failed listing, with its message"
-like "$($STAGE show viamake observe 1 0)" "arepo-observe --config $CONFIG --mode thick --grids $SCRATCH/viamake/obsgrids.h5 --threads 2 --lon-block 8 " \
+like "$($STAGE show viamake observe 1 0)" "arepo-observe --backend auto --config $CONFIG --mode thick --grids $SCRATCH/viamake/obsgrids.h5 --threads 2 --lon-block 8 " \
 	"observe: the mode, the run's grids, the threads and OBSERVE_OPTIONS"
 
 # Installed, with GNU directories of their own: the make file, the shared
