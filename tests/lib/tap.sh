@@ -10,6 +10,9 @@ REAL_DATA="${AREPO_REAL_DATA:-$TOP/../shared/data/arepo-real}"
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/arepo-test.XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
 export PATH="$BIN:$PATH"
+# The tests run make themselves: a `make -j test` above them must not lend
+# them its job server (make then adds warnings to the messages tested).
+unset MAKEFLAGS MFLAGS MAKELEVEL
 
 _tap_n=0
 _tap_failed=0
