@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "obsgrid.h"
+#include "../unit/obsgrid_iris_inputs.h"
 
 static double now(void)
 {
@@ -34,19 +35,7 @@ int main(int argc, char **argv)
 	}
 	if (argc - a != 2)
 		die(EXIT_USAGE, "usage: obsgrid-build [-j THREADS] [--steps N_RHO N_X N_T] LAMDA_FILE OUT.h5");
-	struct obsgrid_inputs in = {
-		.upper = 2, .lower = 1,
-		.n_rho = steps[0], .n_x = steps[1], .n_T = steps[2],
-		.max_N_H_TOT = 1e12, .bolic_normalization = 1.0, .max_T = 3000.0,
-		.has_T_continuum = 1, .T_continuum = 2.73,
-		.k = 1.380649e-23, .h = 6.62607e-34, .c = 299792500.0, .L = 6.022141e+23,
-		.mw_H = 1.00784, .mw_H2 = 2.01568, .mw_He = 4.002602, .abundance_He = 0.1,
-		.ortho_to_para_H2_ratio = 3.0,
-		.m_H = 1.673557626764302e-27, .m_He = 6.646476726466552e-27,
-		.length_cm = 1e7, .mass_g = 1.0, .velocity_cm_s = 1e7, .temperature_K = 1.0,
-		.iris_number_unit = 1e15,
-	};
-	snprintf(in.chem_path, sizeof in.chem_path, "%s", argv[a]);
+	struct obsgrid_inputs in = iris_inputs(argv[a], steps[0], steps[1], steps[2]);
 	struct arepo_err err = { 0 };
 	struct obsgrids g;
 	double t0 = now();
