@@ -161,6 +161,18 @@ static int open_entry(const char *path, const char *want, hid_t *file, struct vi
 	return rc;
 }
 
+/* Closes an entry's file; on success hands its recorded configuration to
+ * *config_json (when asked). */
+static int close_entry(hid_t file, struct view_meta *m, char **config_json, int rc)
+{
+	if (!rc && config_json) {
+		*config_json = m->config_json;
+		m->config_json = NULL;
+	}
+	view_meta_free(m);
+	H5Fclose(file);
+	return rc;
+}
 int catalog_entry_from_tensor(const char *path, struct catalog_entry *e, char **config_json,
 			      struct arepo_err *err)
 {
@@ -179,13 +191,7 @@ int catalog_entry_from_tensor(const char *path, struct catalog_entry *e, char **
 			     "grid", path);
 	if (!rc)
 		rc = entry_from_meta(path, &m, e, err);
-	if (!rc && config_json) {
-		*config_json = m.config_json;
-		m.config_json = NULL;
-	}
-	view_meta_free(&m);
-	H5Fclose(file);
-	return rc;
+	return close_entry(file, &m, config_json, rc);
 }
 
 int catalog_entry_from_observed(const char *path, struct catalog_entry *e, char **config_json,
@@ -219,13 +225,7 @@ int catalog_entry_from_observed(const char *path, struct catalog_entry *e, char 
 		info->r_crop_max = crop[1];
 		rc = entry_from_meta(path, &m, e, err);
 	}
-	if (!rc && config_json) {
-		*config_json = m.config_json;
-		m.config_json = NULL;
-	}
-	view_meta_free(&m);
-	H5Fclose(file);
-	return rc;
+	return close_entry(file, &m, config_json, rc);
 }
 
 int pair_info_check(const struct pair_info *a, const struct pair_info *b, const char *path,
