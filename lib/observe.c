@@ -513,7 +513,7 @@ static void integrated_profile(const struct observe_plan *p, const struct obs_ce
 struct ray_scratch {
 	float *v, *rho, *T, *x, *X, *Td;  /* R each: the ray's cells, in chunk */
 	float *chunk;                     /* RAY_CHUNK rays x 6 channels x R */
-	float *jd, *jd0, *tmp;            /* V, V, F + V + 2 */
+	float *jd, *jd0, *tmp;            /* V, V, F (j_d on the fine channels) */
 	float *Hj, *Ha, *Hj0, *Ha0, *Iv, *Iv_prev, *Iv_new, *jw, *aw; /* F */
 	float *j, *a, *f, *e, *s;         /* V + 1 */
 	float *Ic, *Ic_prev, *Ic_new, *I, *I_prev, *I_new, *Hjc0, *q; /* V (q: V * v_sub) */
@@ -548,7 +548,7 @@ static int scratch_alloc(struct ray_scratch *s, const struct observe_plan *p)
 	const size_t Q = V * (size_t)(p->v_sub > 0 ? p->v_sub : 1);
 	struct { float **ptr; size_t n; } want[] = {
 		{ &s->chunk, RAY_CHUNK * 6 * R },
-		{ &s->jd, V }, { &s->jd0, V }, { &s->tmp, F + V + 2 },
+		{ &s->jd, V }, { &s->jd0, V }, { &s->tmp, F },
 		{ &s->Hj, F }, { &s->Ha, F }, { &s->Hj0, F }, { &s->Ha0, F }, { &s->Iv, F },
 		{ &s->Iv_prev, F }, { &s->Iv_new, F }, { &s->jw, F }, { &s->aw, F },
 		{ &s->j, V + 1 }, { &s->a, V + 1 }, { &s->f, V + 1 }, { &s->e, V + 1 }, { &s->s, V + 1 },
@@ -616,6 +616,41 @@ static void gather_cell(const struct ray_scratch *s, int64_t r, float *v, float 
 	*Td = s->Td[r];
 }
 
+/* The coarse channel of fine channel f (each coarse channel has 2 v_sub
+ * fine ones, the last one more). */
+static int64_t coarse_of(const struct observe_plan *p, int64_t f)
+{
+	const int64_t k = f / (2 * p->v_sub);
+	return k < p->V ? k : p->V - 1;
+}
+
+/* fine[f] = coarse[coarse_of(f)] for f in [f0, f1). */
+static void expand_coarse(const struct observe_plan *p, const float *coarse, float *fine,
+			  int64_t f0, int64_t f1)
+{
+	const int64_t per = 2 * p->v_sub;
+	int64_t f = f0;
+	for (; f < f1 && f % per; f++)
+		fine[f] = coarse[coarse_of(p, f)];
+	int64_t k1 = f1 / per;
+	if (k1 > p->V)
+		k1 = p->V;
+	if (per == 2) {
+		for (int64_t k = f / 2; k < k1; k++) {
+			fine[2 * k] = coarse[k];
+			fine[2 * k + 1] = coarse[k];
+		}
+	} else {
+		for (int64_t k = f / per; k < k1; k++)
+			for (int64_t i = 0; i < per; i++)
+				fine[k * per + i] = coarse[k];
+	}
+	if (f < k1 * per)
+		f = k1 * per;
+	for (; f < f1; f++)
+		fine[f] = coarse[coarse_of(p, f)];
+}
+
 /* One cell of the thick mode: H j and H alpha on the fine channels, as a
  * value per coarse channel (hj_out) and one for alpha (ha_out) outside the
  * line's window, and the window's own values (hj_win, ha_win). */
@@ -625,7 +660,18 @@ struct thick_cell {
 	float *hj_out; /* V */
 	float ha_out;
 	float *hj_win, *ha_win; /* F */
+	/* hj_out and ha_out are bit for bit the continuum's terms, H j_d and
+	 * H alpha_d: then, outside the window, the line's transfer step is the
+	 * continuum's on the coarse channel */
+	int outside_is_continuum;
 };
+
+static uint32_t bits_of(float x)
+{
+	uint32_t b;
+	memcpy(&b, &x, sizeof b);
+	return b;
+}
 
 static void thick_cell(const struct observe_plan *p, float H, int64_t r, struct ray_scratch *s,
 		       float *jd, struct thick_cell *t)
@@ -635,54 +681,38 @@ static void thick_cell(const struct observe_plan *p, float H, int64_t r, struct 
 	gather_cell(s, r, &v, &rho, &T, &x, &X, &Td);
 	cell_line(p, v, rho, T, x, X, c);
 	cell_dust(p, c, Td, jd, &s->dust);
-	const int64_t V = p->V, per = 2 * p->v_sub;
+	const int64_t V = p->V;
 	obs_thick_range(&p->pt, c, &t->lo, &t->hi);
 	/* Outside the window the profile is exactly 0. */
 	float j_out, a_out;
 	obs_thick_line(&p->pt, c, 0.0f, &j_out, &a_out);
 	t->ha_out = obs_H_sum(a_out, c->alpha_d, H);
-	for (int64_t k = 0; k < V; k++)
+	const float ha_d = c->alpha_d * H;
+	uint32_t differ = bits_of(t->ha_out) ^ bits_of(ha_d);
+	for (int64_t k = 0; k < V; k++) {
 		t->hj_out[k] = obs_H_sum(j_out, jd[k], H);
+		differ |= bits_of(t->hj_out[k]) ^ bits_of(jd[k] * H);
+	}
+	t->outside_is_continuum = !differ;
 	if (t->hi > t->lo) {
 		/* Iv_new is free while a cell is prepared */
 		thick_profile(p, c, t->lo, t->hi, t->hj_win, t->ha_win, s->Iv_new);
-		int64_t k = t->lo / per, sub = t->lo % per;
-		for (int64_t f = t->lo; f < t->hi; f++) {
-			float *hj = t->hj_win + (f - t->lo), *ha = t->ha_win + (f - t->lo);
-			*hj = obs_H_sum(*hj, jd[k < V ? k : V - 1], H);
-			*ha = obs_H_sum(*ha, c->alpha_d, H);
-			if (++sub == per) {
-				sub = 0;
-				k++;
-			}
+		float *jd_fine = s->tmp;
+		expand_coarse(p, jd, jd_fine, t->lo, t->hi);
+		const int64_t n = t->hi - t->lo;
+		for (int64_t i = 0; i < n; i++) {
+			t->hj_win[i] = obs_H_sum(t->hj_win[i], jd_fine[t->lo + i], H);
+			t->ha_win[i] = obs_H_sum(t->ha_win[i], c->alpha_d, H);
 		}
 		s->windows += (uint64_t)(t->hi - t->lo);
 	}
-}
-
-/* hj_out on every fine channel (each coarse value 2 v_sub times, the last
- * once more). */
-static void expand_coarse(const struct observe_plan *p, const float *coarse, float *fine)
-{
-	const int64_t V = p->V, per = 2 * p->v_sub;
-	if (per == 2) {
-		for (int64_t k = 0; k < V; k++) {
-			fine[2 * k] = coarse[k];
-			fine[2 * k + 1] = coarse[k];
-		}
-	} else {
-		for (int64_t k = 0; k < V; k++)
-			for (int64_t i = 0; i < per; i++)
-				fine[k * per + i] = coarse[k];
-	}
-	fine[V * per] = coarse[V - 1];
 }
 
 /* The cell's H j and H alpha on every fine channel. */
 static void thick_expand(const struct observe_plan *p, const struct thick_cell *t, float *Hj,
 			 float *Ha)
 {
-	expand_coarse(p, t->hj_out, Hj);
+	expand_coarse(p, t->hj_out, Hj, 0, p->F);
 	for (int64_t f = 0; f < p->F; f++)
 		Ha[f] = t->ha_out;
 	memcpy(Hj + t->lo, t->hj_win, (size_t)(t->hi - t->lo) * sizeof(float));
@@ -697,37 +727,108 @@ static void bdf2_flat(int64_t f0, int64_t f1, const float *Hj, float ha, const f
 		Iv_new[f] = obs_bdf2(Hj[f], Iv[f], Iv_prev[f], ha);
 }
 
+/* The fine channels the line's transfer is computed on: [lo, hi), the
+ * hull of the windows of the ray's cells so far (every channel from the
+ * first cell whose terms outside its window are not the continuum's).
+ * A channel outside it has had the continuum's inputs at every step, so its
+ * intensities are the continuum's, bit for bit: they are taken from there
+ * when the hull grows over it, and at the end. */
+struct line_hull {
+	int64_t lo, hi;
+};
+
+static void hull_join(struct line_hull *h, int64_t lo, int64_t hi)
+{
+	if (hi <= lo)
+		return;
+	if (h->hi <= h->lo)
+		h->lo = lo, h->hi = hi;
+	if (lo < h->lo)
+		h->lo = lo;
+	if (hi > h->hi)
+		h->hi = hi;
+}
+
+/* [lo, hi) joins the hull, the channels it gains (the gap between them
+ * included) taking the continuum's values. */
+static void hull_grow(const struct observe_plan *p, struct line_hull *h, int64_t lo, int64_t hi,
+		      struct ray_scratch *s)
+{
+	if (hi <= lo)
+		return;
+	const struct line_hull was = *h;
+	hull_join(h, lo, hi);
+	if (was.hi <= was.lo) {
+		expand_coarse(p, s->Ic, s->Iv, h->lo, h->hi);
+		expand_coarse(p, s->Ic_prev, s->Iv_prev, h->lo, h->hi);
+		return;
+	}
+	expand_coarse(p, s->Ic, s->Iv, h->lo, was.lo);
+	expand_coarse(p, s->Ic_prev, s->Iv_prev, h->lo, was.lo);
+	expand_coarse(p, s->Ic, s->Iv, was.hi, h->hi);
+	expand_coarse(p, s->Ic_prev, s->Iv_prev, was.hi, h->hi);
+}
+
+/* A cell's window, or every channel, joins the hull. */
+static void hull_add(const struct observe_plan *p, struct line_hull *h, const struct thick_cell *t,
+		     struct ray_scratch *s)
+{
+	if (t->outside_is_continuum)
+		hull_grow(p, h, t->lo, t->hi, s);
+	else
+		hull_grow(p, h, 0, p->F, s);
+}
+
 static void ray_thick(const struct observe_plan *p, struct ray_scratch *s, float *out)
 {
-	const int64_t F = p->F, V = p->V, R = p->R, per = 2 * p->v_sub;
+	const int64_t F = p->F, V = p->V, R = p->R;
 	const float H = 2.0f * p->pt.ds;
 	struct thick_cell t = { .hj_out = s->hj_out, .hj_win = s->jw, .ha_win = s->aw };
+	struct line_hull hull = { 0, 0 };
+	/* The first step on every channel, as the hull starts from the two
+	 * cells' windows (cell 0's taken before cell 1 overwrites t). */
 	thick_cell(p, H, 0, s, s->jd0, &t);
 	thick_expand(p, &t, s->Hj0, s->Ha0);
 	const float alpha_d0 = t.c.alpha_d;
+	int64_t lo0 = t.lo, hi0 = t.hi;
+	if (!t.outside_is_continuum)
+		lo0 = 0, hi0 = F;
 	thick_cell(p, H, 1, s, s->jd, &t);
 	thick_expand(p, &t, s->Hj, s->Ha);
 	continuum_start(p, H, s->jd0, alpha_d0, s->jd, t.c.alpha_d, s);
 	for (int64_t f = 0; f < F; f++) {
-		int64_t k = f / per;
-		float bg = p->background[k < V ? k : V - 1];
+		float bg = p->background[coarse_of(p, f)];
 		s->Iv_prev[f] = bg;
 		s->Iv[f] = obs_start(s->Hj0[f], s->Hj[f], s->Ha0[f], s->Ha[f], bg);
 	}
+	hull_join(&hull, lo0, hi0);
+	if (t.outside_is_continuum)
+		hull_join(&hull, t.lo, t.hi);
+	else
+		hull_join(&hull, 0, F);
 	for (int64_t r = 2; r < R; r++) {
 		thick_cell(p, H, r, s, s->jd, &t);
+		/* before the continuum's step: a channel joining the hull takes
+		 * the continuum's intensities of the two previous cells */
+		hull_add(p, &hull, &t, s);
 		continuum_step(p, H, s->jd, t.c.alpha_d, s);
-		expand_coarse(p, t.hj_out, s->Hj);
-		bdf2_flat(0, t.lo, s->Hj, t.ha_out, s->Iv, s->Iv_prev, s->Iv_new);
-		for (int64_t f = t.lo; f < t.hi; f++)
+		/* the window, clamped to the hull (it is inside unless empty) */
+		const int64_t w0 = t.lo < hull.lo ? hull.lo : t.lo > hull.hi ? hull.hi : t.lo;
+		const int64_t w1 = t.hi < w0 ? w0 : t.hi > hull.hi ? hull.hi : t.hi;
+		expand_coarse(p, t.hj_out, s->Hj, hull.lo, w0);
+		expand_coarse(p, t.hj_out, s->Hj, w1, hull.hi);
+		bdf2_flat(hull.lo, w0, s->Hj, t.ha_out, s->Iv, s->Iv_prev, s->Iv_new);
+		for (int64_t f = w0; f < w1; f++)
 			s->Iv_new[f] = obs_bdf2(t.hj_win[f - t.lo], s->Iv[f], s->Iv_prev[f],
 						t.ha_win[f - t.lo]);
-		bdf2_flat(t.hi, F, s->Hj, t.ha_out, s->Iv, s->Iv_prev, s->Iv_new);
+		bdf2_flat(w1, hull.hi, s->Hj, t.ha_out, s->Iv, s->Iv_prev, s->Iv_new);
 		float *tmp = s->Iv_prev;
 		s->Iv_prev = s->Iv;
 		s->Iv = s->Iv_new;
 		s->Iv_new = tmp;
 	}
+	expand_coarse(p, s->Ic, s->Iv, 0, hull.lo);
+	expand_coarse(p, s->Ic, s->Iv, hull.hi > hull.lo ? hull.hi : 0, F);
 	/* Simpson's rule back onto the coarse channels. */
 	const float sixth = (float)(6 * p->v_sub);
 	const int64_t Q = V * p->v_sub;

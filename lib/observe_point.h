@@ -316,12 +316,64 @@ HOST_DEVICE static inline float obs_H_sum(float line, float dust, float H)
 	return (line + dust) * H;
 }
 
+/* Whether fine channel m's offset nu_f / opv - nu_ul is past bound
+ * (>= bound, or > bound when strict). Non-decreasing in m. */
+HOST_DEVICE static inline int obs_offset_past(const struct obs_point *k, const struct obs_cell *c,
+					      int64_t m, float bound, int strict)
+{
+	const float offset = k->nu_fine[m] / c->opv - k->nu_ul;
+	return strict ? offset > bound : offset >= bound;
+}
+
+/* The first fine channel whose offset is past bound, or F: what a
+ * bisection over [0, F] finds, found by galloping from a guess (the fine
+ * axis is uniform, so the guess is a channel or two off) and bisecting the
+ * bracket, a few evaluations instead of eleven. */
+HOST_DEVICE static inline int64_t obs_first_past(const struct obs_point *k,
+						 const struct obs_cell *c, float bound, int strict)
+{
+	const int64_t F = k->F;
+	const float step = (k->nu_fine[F - 1] - k->nu_fine[0]) / (float)(F - 1);
+	const float g = ((k->nu_ul + bound) * c->opv - k->nu_fine[0]) / step;
+	int64_t guess = g >= 0 ? (g < (float)F ? (int64_t)g : F) : 0, a, b;
+	if (guess < F && obs_offset_past(k, c, guess, bound, strict)) {
+		b = guess;
+		a = 0;
+		for (int64_t jump = 1; b - jump >= 0; jump *= 2) {
+			if (!obs_offset_past(k, c, b - jump, bound, strict)) {
+				a = b - jump + 1;
+				break;
+			}
+			b -= jump;
+		}
+	} else {
+		int64_t below = guess; /* not past, or F */
+		b = F;
+		for (int64_t jump = 1; below < F && below + jump < F; jump *= 2) {
+			if (obs_offset_past(k, c, below + jump, bound, strict)) {
+				b = below + jump;
+				break;
+			}
+			below += jump;
+		}
+		a = below < F ? below + 1 : F;
+	}
+	while (a < b) {
+		const int64_t m = (a + b) / 2;
+		if (obs_offset_past(k, c, m, bound, strict))
+			b = m;
+		else
+			a = m + 1;
+	}
+	return a;
+}
+
 /* The fine channels [*lo, *hi) whose profile is computed: outside them
  * exp() of the argument is exactly +0 (|nu_f / opv - nu_ul| beyond 10.25
  * dnu plus a margin for rounding gives an argument below SLEEF's -104 cut).
- * The offset is monotonic in f, so two bisections find the window; inside
- * it every channel is computed in full, so a wider window changes nothing.
- * Bad cells have none; cells with an unusual opv or dnu have all. */
+ * The offset is monotonic in f, so a search finds each end; inside the
+ * window every channel is computed in full, so a wider window changes
+ * nothing. Bad cells have none; cells with an unusual opv or dnu have all. */
 HOST_DEVICE static inline void obs_thick_range(const struct obs_point *k, const struct obs_cell *c,
 					       int64_t *lo, int64_t *hi)
 {
@@ -333,24 +385,10 @@ HOST_DEVICE static inline void obs_thick_range(const struct obs_point *k, const 
 		return;
 	}
 	const float bound = 10.25f * c->dnu + 4e-6f * k->nu_ul;
-	int64_t a = 0, b = k->F; /* first f with offset >= -bound */
-	while (a < b) {
-		const int64_t m = (a + b) / 2;
-		if (k->nu_fine[m] / c->opv - k->nu_ul >= -bound)
-			b = m;
-		else
-			a = m + 1;
-	}
-	*lo = a;
-	b = k->F; /* first f with offset > bound */
-	while (a < b) {
-		const int64_t m = (a + b) / 2;
-		if (k->nu_fine[m] / c->opv - k->nu_ul > bound)
-			b = m;
-		else
-			a = m + 1;
-	}
-	*hi = a;
+	*lo = obs_first_past(k, c, -bound, 0);
+	*hi = obs_first_past(k, c, bound, 1);
+	if (*hi < *lo)
+		*hi = *lo;
 }
 
 /* The first (trapezoid) step from cells 0 and 1, the background entering

@@ -250,6 +250,60 @@ static void check_case(const char *name, const struct arepo_config *base, const 
 	observe_plan_free(&p);
 }
 
+/* The line window's ends as the definition gives them: the first fine
+ * channel whose offset nu_f / opv - nu_ul is >= -bound, and the first
+ * (from there) whose offset is > bound, by a scan. */
+static void scan_thick_range(const struct obs_point *k, const struct obs_cell *c, int64_t *lo,
+			     int64_t *hi)
+{
+	const float bound = 10.25f * c->dnu + 4e-6f * k->nu_ul;
+	int64_t f = 0;
+	while (f < k->F && !(k->nu_fine[f] / c->opv - k->nu_ul >= -bound))
+		f++;
+	*lo = f;
+	while (f < k->F && !(k->nu_fine[f] / c->opv - k->nu_ul > bound))
+		f++;
+	*hi = f;
+}
+
+/* obs_thick_range (a galloping search from a guess) finds the scan's ends
+ * for lines anywhere on the axis, off either end, narrow and wide. */
+static void check_thick_range(const struct arepo_config *base, const struct obsgrids *grids)
+{
+	struct arepo_config cfg = *base;
+	struct arepo_err err = { 0 };
+	struct observe_plan p;
+	if (config_set(&cfg, "observer_hyper.mode=\"thick\"", &err) ||
+	    observe_plan_init(&p, &cfg, OBSERVE_THICK, 24, 12, 8, grids, &err)) {
+		ok(0, "thick window search: %s", err.msg);
+		return;
+	}
+	struct rng_stream rng;
+	rng_init(&rng, 7, "test-observe-ray", -1, "thick window");
+	const float span = (p.nu_fine[p.F - 1] - p.nu_fine[0]) / p.pt.nu_ul;
+	int64_t bad = 0, cells = 200000, inside = 0;
+	for (int64_t i = 0; i < cells && bad < 5; i++) {
+		/* line centres from well below to well above the axis */
+		const float centre = p.nu_fine[0] + (float)rng_uniform_range(&rng, -0.5, 1.5) *
+						      (p.nu_fine[p.F - 1] - p.nu_fine[0]);
+		struct obs_cell c = { .opv = centre / p.pt.nu_ul, .bad = 0, .fast = 1 };
+		c.dnu = p.pt.nu_ul * span * (float)pow(10, rng_uniform_range(&rng, -5, 0.5));
+		int64_t lo, hi, want_lo, want_hi;
+		obs_thick_range(&p.pt, &c, &lo, &hi);
+		scan_thick_range(&p.pt, &c, &want_lo, &want_hi);
+		inside += want_lo > 0 && want_hi < p.F;
+		if (lo != want_lo || hi != want_hi) {
+			bad++;
+			printf("#   opv %.9g dnu %.9g: [%lld, %lld), the scan [%lld, %lld)\n", c.opv, c.dnu,
+			       (long long)lo, (long long)hi, (long long)want_lo, (long long)want_hi);
+		}
+	}
+	ok(bad == 0 && inside > cells / 10,
+	   "thick window search gives the scan's ends (%lld cells, %lld windows inside the axis)",
+	   (long long)cells, (long long)inside);
+	observe_plan_free(&p);
+}
+
 int main(void)
 {
 	struct arepo_err err = { 0 };
@@ -302,6 +356,7 @@ int main(void)
 	check_case("simple", &cfg, simple, &grids, &t);
 	check_case("thick without blur or beam, max reduction", &cfg, plain, &grids, &t);
 	check_case("thin, max reduction", &cfg, thin_max, &grids, &t);
+	check_thick_range(&cfg, &grids);
 	fill_tensor(&t, 1);
 	check_case("optically thick with a temperature of 0 (NaN)", &cfg, thick, &grids, &t);
 	check_case("selectively thin with a temperature of 0 (NaN)", &cfg, selthin, &grids, &t);
