@@ -266,10 +266,14 @@ static void find_erf_saturation(void)
 	 * of floats. */
 	enum { N = 4096 };
 	float x[N], y[N];
-	float top = 16.0f;
+	const float top = 16.0f;
+	uint32_t bits;
+	memcpy(&bits, &top, sizeof bits);
 	for (;;) {
-		for (int i = 0; i < N; i++)
-			x[i] = top = nextafterf(top, 0);
+		for (int i = 0; i < N; i++) {
+			bits--; /* the next float toward 0: top is positive */
+			memcpy(&x[i], &bits, sizeof bits);
+		}
 		vmath_erf(x, y, N);
 		int i = 0;
 		while (i < N && y[i] == 1.0f)
@@ -345,8 +349,13 @@ static int plan_constants(struct observe_plan *p, const struct arepo_config *cfg
 	const struct obsgrids *g = p->grids;
 	if (!g)
 		return 0;
-	pthread_once(&erf_once, find_erf_saturation);
-	k->erf_saturated_from = erf_saturated_from;
+	/* only the integrated profiles (thin, selectively thin) use it; a scan
+	 * of some 17 million floats */
+	k->erf_saturated_from = INFINITY;
+	if (p->mode == OBSERVE_THIN || p->mode == OBSERVE_SELTHIN) {
+		pthread_once(&erf_once, find_erf_saturation);
+		k->erf_saturated_from = erf_saturated_from;
+	}
 	k->g = grid_view(g);
 	k->nu_ul = g->nu_ul_ghz * 1e9f * (float)(1. / u.time);
 	k->tracer_mass = (float)g->molecular_weight / (float)o->L / 1000.0f * (float)u.mass;
@@ -428,7 +437,7 @@ static void cell_line(const struct observe_plan *p, float v, float rho, float T,
 struct dust_memo {
 	float opv, Td;
 	int valid;
-	float *S, *scratch;  /* V each */
+	float *S;            /* V */
 	uint32_t *tag;       /* per cache line: opv's bits, or 0 (empty: opv is never +0) */
 	float *lines;        /* per cache line: y then num, V each */
 };
@@ -455,12 +464,7 @@ static void cell_dust(const struct observe_plan *p, const struct obs_cell *c, fl
 	const int64_t V = p->V;
 	if (!(m->valid && !memcmp(&m->opv, &c->opv, sizeof c->opv) && !memcmp(&m->Td, &Td, sizeof Td))) {
 		const float *y = opv_parts(p, m, c->opv), *num = y + V;
-		float *x = m->scratch;
-		for (int64_t k = 0; k < V; k++)
-			x[k] = y[k] / Td;
-		vmath_expm1(x, x, (size_t)V);
-		for (int64_t k = 0; k < V; k++)
-			m->S[k] = obs_dust_source(num[k], x[k]);
+		vmath_planck(num, y, Td, m->S, (size_t)V);
 		m->opv = c->opv;
 		m->Td = Td;
 		m->valid = 1;
@@ -513,7 +517,7 @@ static void integrated_profile(const struct observe_plan *p, const struct obs_ce
 struct ray_scratch {
 	float *v, *rho, *T, *x, *X, *Td;  /* R each: the ray's cells, in chunk */
 	float *chunk;                     /* RAY_CHUNK rays x 6 channels x R */
-	float *jd, *jd0, *tmp;            /* V, V, F (j_d on the fine channels) */
+	float *jd, *jd0, *tmp;            /* V, V, max(F, A) (j_d on the fine channels; the blur's sums) */
 	float *Hj, *Ha, *Hj0, *Ha0, *Iv, *Iv_prev, *Iv_new, *jw, *aw; /* F */
 	float *j, *a, *f, *e, *s;         /* V + 1 */
 	float *Ic, *Ic_prev, *Ic_new, *I, *I_prev, *I_new, *Hjc0, *q; /* V (q: V * v_sub) */
@@ -532,7 +536,7 @@ static void scratch_free(struct ray_scratch *s)
 			     &s->I, &s->I_prev, &s->I_new, &s->Hjc0, &s->q, &s->casc_line,
 			     &s->casc_cont, &s->j_hist[0], &s->j_hist[1], &s->j_hist[2],
 			     &s->jd_hist[0], &s->jd_hist[1], &s->jd_hist[2], &s->hj_out,
-			     &s->dust.S, &s->dust.scratch, &s->dust.lines };
+			     &s->dust.S, &s->dust.lines };
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		free(*fields[i]);
 		*fields[i] = NULL;
@@ -544,11 +548,11 @@ static void scratch_free(struct ray_scratch *s)
 static int scratch_alloc(struct ray_scratch *s, const struct observe_plan *p)
 {
 	memset(s, 0, sizeof *s);
-	const size_t R = (size_t)p->R, V = (size_t)p->V, F = (size_t)p->F;
+	const size_t R = (size_t)p->R, V = (size_t)p->V, F = (size_t)p->F, A = (size_t)p->A;
 	const size_t Q = V * (size_t)(p->v_sub > 0 ? p->v_sub : 1);
 	struct { float **ptr; size_t n; } want[] = {
 		{ &s->chunk, RAY_CHUNK * 6 * R },
-		{ &s->jd, V }, { &s->jd0, V }, { &s->tmp, F },
+		{ &s->jd, V }, { &s->jd0, V }, { &s->tmp, F > A ? F : A },
 		{ &s->Hj, F }, { &s->Ha, F }, { &s->Hj0, F }, { &s->Ha0, F }, { &s->Iv, F },
 		{ &s->Iv_prev, F }, { &s->Iv_new, F }, { &s->jw, F }, { &s->aw, F },
 		{ &s->j, V + 1 }, { &s->a, V + 1 }, { &s->f, V + 1 }, { &s->e, V + 1 }, { &s->s, V + 1 },
@@ -556,7 +560,7 @@ static int scratch_alloc(struct ray_scratch *s, const struct observe_plan *p)
 		{ &s->I_new, V }, { &s->Hjc0, V }, { &s->q, Q }, { &s->casc_line, 4 * V },
 		{ &s->casc_cont, 4 * V }, { &s->j_hist[0], V }, { &s->j_hist[1], V },
 		{ &s->j_hist[2], V }, { &s->jd_hist[0], V }, { &s->jd_hist[1], V },
-		{ &s->jd_hist[2], V }, { &s->hj_out, V }, { &s->dust.S, V }, { &s->dust.scratch, V },
+		{ &s->jd_hist[2], V }, { &s->hj_out, V }, { &s->dust.S, V },
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		if (!(*want[i].ptr = malloc(want[i].n * sizeof(float)))) {
@@ -951,16 +955,38 @@ struct block {
 	uint64_t windows;
 };
 
-static void blur_block(struct block *b, int64_t r_lo, int64_t r_hi)
+/* The velocity blur of rows [r_lo, r_hi). Latitudes away from the edges
+ * are blurred a row at a time, the taps in obs_blur_point's order for every
+ * latitude at once (each one's sum in the same order, so the same bits,
+ * and a loop that vectorises); the edges, which reflect, point by point. */
+static void blur_block(struct block *b, int64_t r_lo, int64_t r_hi, float *acc)
 {
 	const struct observe_plan *p = b->p;
-	const int64_t A = p->A, lw = b->l1 - b->l0;
+	const int64_t A = p->A, lw = b->l1 - b->l0, ha = p->ka / 2;
+	const int64_t a0 = ha, a1 = A - ha > ha ? A - ha : ha; /* no reflection in [a0, a1) */
 	for (int64_t r = r_lo; r < r_hi; r++)
-		for (int64_t lj = 0; lj < lw; lj++)
+		for (int64_t lj = 0; lj < lw; lj++) {
+			float *out = b->vr + (r * lw + lj) * A;
+			for (int64_t a = a0; a < a1; a++)
+				acc[a] = 0;
+			const float *w = p->in_weight;
+			for (int64_t i = 0; i < p->kr; i++) {
+				const int64_t rr = obs_reflect(r + i - p->kr / 2, p->R);
+				for (int64_t j = 0; j < p->kl; j++) {
+					const int64_t ll = obs_reflect(b->l0 + lj + j - p->kl / 2, p->L);
+					const float *row = b->raw /* channel 0 */ + (rr * b->hw + ll - b->h0) * A;
+					for (int64_t k = 0; k < p->ka; k++, w++)
+						for (int64_t a = a0; a < a1; a++) {
+							const float prod = *w * row[a + k - ha];
+							acc[a] = acc[a] + prod;
+						}
+				}
+			}
 			for (int64_t a = 0; a < A; a++)
-				b->vr[(r * lw + lj) * A + a] =
-					obs_blur_point(p->in_weight, p->kr, p->kl, p->ka, b->raw /* channel 0 */,
-						       p->R, p->L, A, b->h0, b->hw, r, b->l0 + lj, a);
+				out[a] = a >= a0 && a < a1 ? acc[a]
+					 : obs_blur_point(p->in_weight, p->kr, p->kl, p->ka, b->raw, p->R, p->L,
+							  A, b->h0, b->hw, r, b->l0 + lj, a);
+		}
 }
 
 struct worker {
@@ -981,7 +1007,7 @@ static void *work(void *arg)
 			int64_t r = atomic_fetch_add(w->next, 4);
 			if (r >= R)
 				break;
-			blur_block(b, r, r + 4 < R ? r + 4 : R);
+			blur_block(b, r, r + 4 < R ? r + 4 : R, w->s.tmp);
 		}
 		return NULL;
 	}
