@@ -37,29 +37,17 @@ VMATH_MAP(vmath_erf, Sleef_erff8_u10avx2)
 VMATH_MAP(vmath_sinh, Sleef_sinhf8_u10avx2)
 VMATH_MAP(vmath_log1p, Sleef_log1pf8_u10avx2)
 
-/* The Planck-like ratio num / expm1(y / T) in one pass, the division,
- * SLEEF's expm1 and the division in the order the arrays version takes
- * them; non-finite results are 0 (lanes are independent, so a partial
- * last vector gives the same bits as a scalar loop). */
+/* The Planck-like ratio num / expm1(y / T): the divisions in passes of
+ * their own (independent, so they pipeline; a single pass chains each
+ * vector's two divisions through expm1), SLEEF's expm1 as vmath_expm1
+ * takes it; non-finite results 0. */
 void vmath_planck(const float *num, const float *y, float T, float *out, size_t n)
 {
-	const __m256 t = _mm256_set1_ps(T), inf = _mm256_set1_ps(__builtin_inff());
-	const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		const __m256 e = Sleef_expm1f8_u10avx2(_mm256_div_ps(_mm256_loadu_ps(y + i), t));
-		const __m256 r = _mm256_div_ps(_mm256_loadu_ps(num + i), e);
-		const __m256 finite = _mm256_cmp_ps(_mm256_and_ps(r, magnitude), inf, _CMP_LT_OQ);
-		_mm256_storeu_ps(out + i, _mm256_and_ps(r, finite));
-	}
-	if (i < n) {
-		float lane[8] = { 0 };
-		for (size_t j = i; j < n; j++)
-			lane[j - i] = y[j] / T;
-		_mm256_storeu_ps(lane, Sleef_expm1f8_u10avx2(_mm256_loadu_ps(lane)));
-		for (size_t j = i; j < n; j++) {
-			const float r = num[j] / lane[j - i];
-			out[j] = isfinite(r) ? r : 0;
-		}
+	for (size_t i = 0; i < n; i++)
+		out[i] = y[i] / T;
+	vmath_expm1(out, out, n);
+	for (size_t i = 0; i < n; i++) {
+		const float r = num[i] / out[i];
+		out[i] = isfinite(r) ? r : 0;
 	}
 }
