@@ -1,31 +1,67 @@
-/* Tensor files: slab-wise writing of "physical" with atomic commit. */
+/* Tensor files: slab-wise writing of "physical" with atomic commit, its
+ * chunks compressed by threads and written in order. */
 #define _GNU_SOURCE
 #include "tensor.h"
 
 #include <fcntl.h>
-
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "coords.h"
 #include "h5util.h"
+#include "parallel.h"
+
+static void free_buffers(struct tensor_writer *w)
+{
+	for (int t = 0; w->cbuf && t < w->threads; t++)
+		free(w->cbuf[t]);
+	free(w->cbuf);
+	w->cbuf = NULL;
+}
 
 /* A write failed: the file is discarded, the error says why. */
 static int writer_fail(struct tensor_writer *w, const char *what, struct arepo_err *err)
 {
 	h5_fail_output(&w->out, w->file, what, err);
 	w->dset = w->file = -1;
+	free_buffers(w);
 	return EXIT_RUNTIME;
 }
+
+size_t tensor_chunk_bytes(const struct view_geometry *g)
+{
+	return (size_t)VIEW_CHANNELS * (size_t)g->lon_steps * (size_t)g->lat_steps * sizeof(float);
+}
+
+static int create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
+		  const struct iris_units *units, const struct codec *codec, int threads,
+		  struct arepo_err *err);
 
 int tensor_create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
 		  struct arepo_err *err)
 {
-	return tensor_create_in(w, path, meta, NULL, err);
+	return create(w, path, meta, NULL, NULL, 1, err);
 }
 
 int tensor_create_in(struct tensor_writer *w, const char *path, const struct view_meta *meta,
 		     const struct iris_units *units, struct arepo_err *err)
+{
+	return create(w, path, meta, units, NULL, 1, err);
+}
+
+int tensor_create_coded(struct tensor_writer *w, const char *path, const struct view_meta *meta,
+			const struct codec *codec, int threads, struct arepo_err *err)
+{
+	return create(w, path, meta, NULL, codec, threads, err);
+}
+
+static int create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
+		  const struct iris_units *units, const struct codec *codec, int threads,
+		  struct arepo_err *err)
 {
 	memset(w, 0, sizeof *w);
 	w->file = w->dset = -1;
@@ -33,15 +69,32 @@ int tensor_create_in(struct tensor_writer *w, const char *path, const struct vie
 	w->r_steps = g->r_steps;
 	w->lon_steps = g->lon_steps;
 	w->lat_steps = g->lat_steps;
-	if ((w->file = h5_create_output(&w->out, path, err)) < 0)
+	w->codec = codec ? *codec : (struct codec){ CODEC_NONE, 0 };
+	w->threads = threads > 0 ? threads : 1;
+	if (w->codec.kind != CODEC_NONE) {
+		w->cbuf = calloc((size_t)w->threads, sizeof *w->cbuf);
+		for (int t = 0; w->cbuf && t < w->threads; t++)
+			if (!(w->cbuf[t] = malloc(codec_bound(tensor_chunk_bytes(g))))) {
+				free_buffers(w);
+				break;
+			}
+		if (!w->cbuf)
+			return err_set(err, EXIT_RUNTIME, "%s: out of memory for %d compressed "
+				       "chunks", path, w->threads);
+	}
+	if ((w->file = h5_create_output(&w->out, path, err)) < 0) {
+		free_buffers(w);
 		return err->code;
+	}
 	hsize_t dims[4] = { VIEW_CHANNELS, (hsize_t)g->r_steps, (hsize_t)g->lon_steps,
 			    (hsize_t)g->lat_steps };
 	hsize_t chunk[4] = { VIEW_CHANNELS, 1, (hsize_t)g->lon_steps, (hsize_t)g->lat_steps };
 	hid_t space = H5Screate_simple(4, dims, NULL);
 	hid_t dcpl = h5_untimed_plist(H5P_DATASET_CREATE);
 	H5Pset_chunk(dcpl, 4, chunk);
-	w->dset = H5Dcreate2(w->file, "physical", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+	if (h5filter_set(dcpl, &w->codec, tensor_chunk_bytes(g)) == 0)
+		w->dset = H5Dcreate2(w->file, "physical", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
+				     H5P_DEFAULT);
 	hid_t failure = h5_error_aside(w->dset < 0);
 	H5Pclose(dcpl);
 	H5Sclose(space);
@@ -54,7 +107,11 @@ int tensor_create_in(struct tensor_writer *w, const char *path, const struct vie
 	iris_units_from_processing(&p, &u);
 	const double recorded[4] = { units ? units->length_per_SI : 0, units ? units->time_per_SI : 0,
 				     units ? units->mass_per_SI : 0, units ? units->temperature_per_SI : 0 };
+	/* The codec, for a user's eye (the filter pipeline is what readers use). */
+	char codec_text[32];
+	codec_name(&w->codec, codec_text, sizeof codec_text);
 	if (w->dset < 0 || coords_tensor(w->file, w->dset, g, &p, units ? units : &u) ||
+	    h5_write_attr_string(w->dset, "compression", codec_text) ||
 	    (units && h5_write_attr_doubles(w->file, "iris_units", recorded, 4)) || h5_write_attr_string(w->file, "format", TENSOR_FORMAT) ||
 	    h5_write_attr_string(w->file, "tool", log_tool_name()) ||
 	    h5_write_attr_string(w->file, "version", AREPO_VERSION) || view_meta_write(w->file, meta))
@@ -62,11 +119,99 @@ int tensor_create_in(struct tensor_writer *w, const char *path, const struct vie
 	return 0;
 }
 
+/* The chunks of a slab shared by the threads that compress them: each
+ * takes the next chunk, compresses it into its buffer, and writes it when
+ * the chunks before it are written. */
+struct chunk_task {
+	struct tensor_writer *w;
+	const float *data;
+	int64_t r0, count;
+	atomic_llong next;
+	pthread_mutex_t lock;
+	pthread_cond_t turn;
+	int64_t written; /* chunks written, under lock */
+	int failed;      /* 1: HDF5's write, 2: the compression */
+};
+
+struct chunk_worker {
+	struct chunk_task *task;
+	unsigned char *buf;
+	double busy;
+};
+
+static void *compress_chunks(void *arg)
+{
+	struct chunk_worker *cw = arg;
+	struct chunk_task *t = cw->task;
+	struct tensor_writer *w = t->w;
+	const size_t bytes = (size_t)VIEW_CHANNELS * (size_t)w->lon_steps * (size_t)w->lat_steps *
+			     sizeof(float);
+	for (;;) {
+		long long i = atomic_fetch_add(&t->next, 1);
+		if (i >= t->count)
+			break;
+		double t0 = monotonic_seconds();
+		size_t n = codec_compress(&w->codec, (const char *)t->data + (size_t)i * bytes, bytes,
+					  cw->buf);
+		cw->busy += monotonic_seconds() - t0;
+		pthread_mutex_lock(&t->lock);
+		while (t->written != i && !t->failed)
+			pthread_cond_wait(&t->turn, &t->lock);
+		if (!t->failed) {
+			hsize_t offset[4] = { 0, (hsize_t)(t->r0 + i), 0, 0 };
+			if (n == 0)
+				t->failed = 2;
+			else if (H5Dwrite_chunk(w->dset, H5P_DEFAULT, 0, offset, n, cw->buf) < 0)
+				t->failed = 1;
+			t->written = i + 1;
+		}
+		int stop = t->failed;
+		pthread_cond_broadcast(&t->turn);
+		pthread_mutex_unlock(&t->lock);
+		if (stop)
+			break;
+	}
+	return NULL;
+}
+
+static int write_compressed(struct tensor_writer *w, int64_t r0, int64_t count, const float *data,
+			    struct arepo_err *err)
+{
+	struct chunk_task task = { .w = w, .data = data, .r0 = r0, .count = count };
+	atomic_init(&task.next, 0);
+	pthread_mutex_init(&task.lock, NULL);
+	pthread_cond_init(&task.turn, NULL);
+	int threads = w->threads < count ? w->threads : (int)count;
+	struct chunk_worker workers[threads];
+	for (int t = 0; t < threads; t++)
+		workers[t] = (struct chunk_worker){ .task = &task, .buf = w->cbuf[t] };
+	parallel_run(threads, compress_chunks, workers, sizeof workers[0], NULL);
+	for (int t = 0; t < threads; t++)
+		w->seconds_compress += workers[t].busy;
+	pthread_cond_destroy(&task.turn);
+	pthread_mutex_destroy(&task.lock);
+	if (task.failed == 2) {
+		char name[32];
+		codec_name(&w->codec, name, sizeof name);
+		tensor_abort(w);
+		return err_set(err, EXIT_RUNTIME, "%s: cannot compress a chunk with %s", w->out.target,
+			       name);
+	}
+	return task.failed ? writer_fail(w, "write failed", err) : 0;
+}
+
 int tensor_write_slab(struct tensor_writer *w, int64_t r0, int64_t count, const float *data,
 		      struct arepo_err *err)
 {
 	size_t chunk_floats = (size_t)VIEW_CHANNELS * (size_t)w->lon_steps * (size_t)w->lat_steps;
 	herr_t rc = 0;
+	if (w->codec.kind != CODEC_NONE && w->raw_chunks && count > 0) {
+		/* Compressed by the writer's threads, then written directly. */
+		int failed = write_compressed(w, r0, count, data, err);
+		if (failed)
+			return failed;
+		count = 0;
+	}
 	for (int64_t r = 0; r < count && rc >= 0; r++) {
 		const float *chunk = data + (size_t)r * chunk_floats;
 		if (w->raw_chunks) {
@@ -121,6 +266,7 @@ int tensor_fail(struct tensor_writer *w, const char *what, struct arepo_err *err
 
 int tensor_commit(struct tensor_writer *w, struct arepo_err *err)
 {
+	free_buffers(w);
 	hid_t file = w->file;
 	w->dset = w->file = -1;
 	return h5_commit_output(&w->out, file, err);
@@ -128,6 +274,7 @@ int tensor_commit(struct tensor_writer *w, struct arepo_err *err)
 
 void tensor_abort(struct tensor_writer *w)
 {
+	free_buffers(w);
 	h5_discard(w->file);
 	w->dset = w->file = -1;
 	atomic_abort(&w->out);
@@ -171,12 +318,69 @@ int tensor_open(struct tensor_reader *t, const char *path, struct arepo_err *err
 	t->r_steps = g->r_steps;
 	t->lon_steps = g->lon_steps;
 	t->lat_steps = g->lat_steps;
+	/* Chunks of a codec of ours, one r index each, are read by
+	 * tensor_read_lon a few longitudes at a time without decompressing the
+	 * rest; anything else goes through HDF5's filters. */
+	struct codec c;
+	hid_t dcpl = H5Dget_create_plist(t->dset);
+	hsize_t chunk[4] = { 0 };
+	int chunked = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
+		      H5Pget_chunk(dcpl, 4, chunk) == 4 && chunk[0] == VIEW_CHANNELS && chunk[1] == 1 &&
+		      (int64_t)chunk[2] == g->lon_steps && (int64_t)chunk[3] == g->lat_steps;
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	if (chunked && H5Tequal(H5T_NATIVE_FLOAT, H5T_IEEE_F32LE) > 0 &&
+	    h5filter_codec_of(t->dset, &c, NULL, 0) == 0 && c.kind != CODEC_NONE) {
+		if (!(t->chunk = malloc(codec_bound(tensor_chunk_bytes(g))))) {
+			tensor_close(t);
+			return err_set(err, EXIT_RUNTIME, "%s: out of memory", path);
+		}
+		t->codec = c;
+	}
+	return 0;
+}
+
+/* tensor_read_lon for a compressed tensor: each r index's chunk read as
+ * stored, and of it only the Blosc blocks that hold lons [l0, l1). */
+static int read_lon_compressed(struct tensor_reader *t, int64_t l0, int64_t l1, float *out)
+{
+	const size_t plane = (size_t)t->lon_steps * (size_t)t->lat_steps, wide = (size_t)(l1 - l0) *
+		(size_t)t->lat_steps;
+	const size_t bytes = (size_t)VIEW_CHANNELS * plane * sizeof(float);
+	for (int64_t r = 0; r < t->r_steps; r++) {
+		hsize_t offset[4] = { 0, (hsize_t)r, 0, 0 }, stored = 0;
+		uint32_t mask = 0;
+		if (H5Dget_chunk_storage_size(t->dset, offset, &stored) < 0 || stored == 0 ||
+		    stored > codec_bound(bytes) ||
+		    H5Dread_chunk(t->dset, H5P_DEFAULT, offset, &mask, t->chunk) < 0)
+			return -1;
+		for (int c = 0; c < VIEW_CHANNELS; c++) {
+			float *to = out + ((size_t)c * (size_t)t->r_steps + (size_t)r) * wide;
+			size_t from = (size_t)c * plane + (size_t)l0 * (size_t)t->lat_steps;
+			if (mask & 1) { /* the filter was skipped: stored as it is */
+				if (stored != bytes)
+					return -1;
+				memcpy(to, (const float *)t->chunk + from, wide * sizeof(float));
+			} else if (codec_read_items(t->chunk, stored, bytes, from, wide, to)) {
+				return -1;
+			}
+		}
+	}
 	return 0;
 }
 
 int tensor_read_lon(struct tensor_reader *t, int64_t l0, int64_t l1, float *out,
 		    struct arepo_err *err)
 {
+	if (t->codec.kind != CODEC_NONE) {
+		char why[256] = "damaged compressed chunk";
+		if (read_lon_compressed(t, l0, l1, out) == 0)
+			return 0;
+		if (H5Eget_num(H5E_DEFAULT) > 0)
+			h5_reason(why, sizeof why);
+		return err_set(err, EXIT_BADDATA, "%s: cannot read \"physical\" (truncated or "
+			       "damaged): %s", t->path, why);
+	}
 	hsize_t start[4] = { 0, 0, (hsize_t)l0, 0 };
 	hsize_t count[4] = { VIEW_CHANNELS, (hsize_t)t->r_steps, (hsize_t)(l1 - l0),
 			     (hsize_t)t->lat_steps };
@@ -203,4 +407,6 @@ void tensor_close(struct tensor_reader *t)
 		H5Fclose(t->file);
 	t->dset = t->file = -1;
 	view_meta_free(&t->meta);
+	free(t->chunk);
+	t->chunk = NULL;
 }
