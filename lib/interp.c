@@ -484,10 +484,12 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 		    tensor_attr_double(&tw, "fill", opt->fill) ||
 		    tensor_attr_int(&tw, "points_filled", (int64_t)st->points_filled)))
 		rc = tensor_fail(&tw, "cannot write attributes", err);
+	double t_commit = monotonic_seconds();
 	if (!rc)
 		rc = tensor_commit(&tw, err);
 	else
 		tensor_abort(&tw);
+	st->seconds_flush = monotonic_seconds() - t_commit;
 	st->seconds_compress = tw.seconds_compress;
 	st->tensor_bytes = (uint64_t)tensor_bytes;
 	st->seconds_total = monotonic_seconds() - t_start;

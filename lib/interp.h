@@ -40,6 +40,7 @@ struct interp_stats {
 	uint64_t cells, points;
 	double seconds_index, seconds_search, seconds_write, seconds_total;
 	double seconds_compress; /* part of seconds_write: compressing, summed over threads */
+	double seconds_flush;    /* closing the tensor file, flushing it to disk, renaming it */
 	uint64_t tensor_bytes;   /* raw, before compression */
 	uint64_t points_at_risk; /* nearest cell farther than the pruning box's boundary */
 	double margin_needed;    /* processing units: a margin that makes the tensor exact */

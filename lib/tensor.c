@@ -330,53 +330,107 @@ int tensor_open(struct tensor_reader *t, const char *path, struct arepo_err *err
 	if (dcpl >= 0)
 		H5Pclose(dcpl);
 	if (chunked && H5Tequal(H5T_NATIVE_FLOAT, H5T_IEEE_F32LE) > 0 &&
-	    h5filter_codec_of(t->dset, &c, NULL, 0) == 0 && c.kind != CODEC_NONE) {
-		if (!(t->chunk = malloc(codec_bound(tensor_chunk_bytes(g))))) {
-			tensor_close(t);
-			return err_set(err, EXIT_RUNTIME, "%s: out of memory", path);
-		}
+	    h5filter_codec_of(t->dset, &c, NULL, 0) == 0 && c.kind != CODEC_NONE)
 		t->codec = c;
-	}
+	t->threads = 1;
 	return 0;
 }
 
-/* tensor_read_lon for a compressed tensor: each r index's chunk read as
- * stored, and of it only the Blosc blocks that hold lons [l0, l1). */
-static int read_lon_compressed(struct tensor_reader *t, int64_t l0, int64_t l1, float *out)
+/* tensor_read_lon of a compressed tensor: threads take r indices in turn,
+ * read their chunk as stored (HDF5 one at a time) and decompress from it
+ * lons [l0, l1) of each channel. */
+struct lon_read {
+	struct tensor_reader *t;
+	int64_t l0, l1;
+	float *out;
+	atomic_llong next;
+	pthread_mutex_t hdf5;
+	atomic_int failed; /* 1: HDF5's read (its error stack says why), 2: the chunk */
+};
+
+struct lon_reader {
+	struct lon_read *job;
+	unsigned char *chunk;
+};
+
+static void *read_lon_chunks(void *arg)
 {
-	const size_t plane = (size_t)t->lon_steps * (size_t)t->lat_steps, wide = (size_t)(l1 - l0) *
-		(size_t)t->lat_steps;
+	const struct lon_reader *me = arg;
+	struct lon_read *job = me->job;
+	const struct tensor_reader *t = job->t;
+	const size_t plane = (size_t)t->lon_steps * (size_t)t->lat_steps,
+		     wide = (size_t)(job->l1 - job->l0) * (size_t)t->lat_steps;
 	const size_t bytes = (size_t)VIEW_CHANNELS * plane * sizeof(float);
-	for (int64_t r = 0; r < t->r_steps; r++) {
+	for (;;) {
+		long long r = atomic_fetch_add(&job->next, 1);
+		if (r >= t->r_steps || atomic_load(&job->failed))
+			break;
 		hsize_t offset[4] = { 0, (hsize_t)r, 0, 0 }, stored = 0;
 		uint32_t mask = 0;
-		if (H5Dget_chunk_storage_size(t->dset, offset, &stored) < 0 || stored == 0 ||
-		    stored > codec_bound(bytes) ||
-		    H5Dread_chunk(t->dset, H5P_DEFAULT, offset, &mask, t->chunk) < 0)
-			return -1;
-		for (int c = 0; c < VIEW_CHANNELS; c++) {
-			float *to = out + ((size_t)c * (size_t)t->r_steps + (size_t)r) * wide;
-			size_t from = (size_t)c * plane + (size_t)l0 * (size_t)t->lat_steps;
+		pthread_mutex_lock(&job->hdf5);
+		/* After a failure no HDF5 call: its error stack says why. */
+		int bad = atomic_load(&job->failed) ? 3 :
+			  H5Dget_chunk_storage_size(t->dset, offset, &stored) < 0 ? 1 :
+			  stored == 0 || stored > codec_bound(bytes) ? 2 :
+			  H5Dread_chunk(t->dset, H5P_DEFAULT, offset, &mask, me->chunk) < 0 ? 1 : 0;
+		if (bad && bad != 3)
+			atomic_store(&job->failed, bad);
+		pthread_mutex_unlock(&job->hdf5);
+		for (int c = 0; c < VIEW_CHANNELS && !bad; c++) {
+			float *to = job->out + ((size_t)c * (size_t)t->r_steps + (size_t)r) * wide;
+			size_t from = (size_t)c * plane + (size_t)job->l0 * (size_t)t->lat_steps;
 			if (mask & 1) { /* the filter was skipped: stored as it is */
 				if (stored != bytes)
-					return -1;
-				memcpy(to, (const float *)t->chunk + from, wide * sizeof(float));
-			} else if (codec_read_items(t->chunk, stored, bytes, from, wide, to)) {
-				return -1;
+					bad = 2;
+				else
+					memcpy(to, (const float *)me->chunk + from, wide * sizeof(float));
+			} else if (codec_read_items(me->chunk, stored, bytes, from, wide, to)) {
+				bad = 2;
 			}
 		}
+		if (bad) {
+			if (bad != 3)
+				atomic_store(&job->failed, bad);
+			break;
+		}
 	}
-	return 0;
+	return NULL;
+}
+
+static int read_lon_compressed(struct tensor_reader *t, int64_t l0, int64_t l1, float *out)
+{
+	const int threads = t->threads < 1 ? 1 : t->threads > t->r_steps ? (int)t->r_steps : t->threads;
+	if (t->nchunk < threads) {
+		unsigned char **more = realloc(t->chunk, (size_t)threads * sizeof *more);
+		if (!more)
+			return 2;
+		t->chunk = more;
+		const struct view_geometry *g = &t->meta.geometry;
+		for (; t->nchunk < threads; t->nchunk++)
+			if (!(t->chunk[t->nchunk] = malloc(codec_bound(tensor_chunk_bytes(g)))))
+				return 2;
+	}
+	struct lon_read job = { .t = t, .l0 = l0, .l1 = l1, .out = out };
+	atomic_init(&job.next, 0);
+	atomic_init(&job.failed, 0);
+	pthread_mutex_init(&job.hdf5, NULL);
+	struct lon_reader readers[threads];
+	for (int i = 0; i < threads; i++)
+		readers[i] = (struct lon_reader){ .job = &job, .chunk = t->chunk[i] };
+	parallel_run(threads, read_lon_chunks, readers, sizeof readers[0], NULL);
+	pthread_mutex_destroy(&job.hdf5);
+	return atomic_load(&job.failed);
 }
 
 int tensor_read_lon(struct tensor_reader *t, int64_t l0, int64_t l1, float *out,
 		    struct arepo_err *err)
 {
 	if (t->codec.kind != CODEC_NONE) {
-		char why[256] = "damaged compressed chunk";
-		if (read_lon_compressed(t, l0, l1, out) == 0)
+		char why[256] = "a damaged compressed chunk";
+		int failed = read_lon_compressed(t, l0, l1, out);
+		if (!failed)
 			return 0;
-		if (H5Eget_num(H5E_DEFAULT) > 0)
+		if (failed == 1)
 			h5_reason(why, sizeof why);
 		return err_set(err, EXIT_BADDATA, "%s: cannot read \"physical\" (truncated or "
 			       "damaged): %s", t->path, why);
@@ -407,6 +461,9 @@ void tensor_close(struct tensor_reader *t)
 		H5Fclose(t->file);
 	t->dset = t->file = -1;
 	view_meta_free(&t->meta);
+	for (int i = 0; i < t->nchunk; i++)
+		free(t->chunk[i]);
 	free(t->chunk);
 	t->chunk = NULL;
+	t->nchunk = 0;
 }

@@ -66,13 +66,16 @@ struct tensor_reader {
 	struct view_meta meta;
 	int64_t r_steps, lon_steps, lat_steps;
 	struct codec codec;     /* CODEC_NONE also for a pipeline h5filter does not know */
-	unsigned char *chunk;   /* a compressed chunk, for tensor_read_lon */
+	int threads;            /* that decompress in tensor_read_lon (tensor_open: 1) */
+	unsigned char **chunk;  /* per thread, a compressed chunk (made on first use) */
+	int nchunk;
 };
 
 /* Errors: 1 if the file cannot be read, 3 if it is not a complete tensor. */
 int tensor_open(struct tensor_reader *t, const char *path, struct arepo_err *err);
 /* Reads lon indices [l0, l1), every channel, r and lat, into out laid out
- * (6, r, l1 - l0, lat). */
+ * (6, r, l1 - l0, lat). A compressed tensor is decompressed by t->threads
+ * threads, of each chunk only the Blosc blocks that hold these lons. */
 int tensor_read_lon(struct tensor_reader *t, int64_t l0, int64_t l1, float *out,
 		    struct arepo_err *err);
 void tensor_close(struct tensor_reader *t);

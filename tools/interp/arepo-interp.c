@@ -204,8 +204,8 @@ int main(int argc, char **argv)
 		printf("compression=%s\ntensor_bytes=%llu\n", codec_name(&opt.codec, codec, sizeof codec),
 		       (unsigned long long)st.tensor_bytes);
 		printf("seconds_index=%.6f\nseconds_search=%.6f\nseconds_write=%.6f\nseconds_compress=%.6f\n"
-		       "seconds_total=%.6f\n", st.seconds_index, st.seconds_search, st.seconds_write,
-		       st.seconds_compress, st.seconds_total);
+		       "seconds_flush=%.6f\nseconds_total=%.6f\n", st.seconds_index, st.seconds_search,
+		       st.seconds_write, st.seconds_compress, st.seconds_flush, st.seconds_total);
 		printf("peak_rss_kib=%ld\n", st.peak_rss_kib);
 		printf("points_at_risk=%llu\nmargin_needed_pc=%.6g\npoints_filled=%llu\n",
 		       (unsigned long long)st.points_at_risk, st.margin_needed * ppu,
