@@ -107,11 +107,7 @@ static int create(struct tensor_writer *w, const char *path, const struct view_m
 	iris_units_from_processing(&p, &u);
 	const double recorded[4] = { units ? units->length_per_SI : 0, units ? units->time_per_SI : 0,
 				     units ? units->mass_per_SI : 0, units ? units->temperature_per_SI : 0 };
-	/* The codec, for a user's eye (the filter pipeline is what readers use). */
-	char codec_text[32];
-	codec_name(&w->codec, codec_text, sizeof codec_text);
 	if (w->dset < 0 || coords_tensor(w->file, w->dset, g, &p, units ? units : &u) ||
-	    h5_write_attr_string(w->dset, "compression", codec_text) ||
 	    (units && h5_write_attr_doubles(w->file, "iris_units", recorded, 4)) || h5_write_attr_string(w->file, "format", TENSOR_FORMAT) ||
 	    h5_write_attr_string(w->file, "tool", log_tool_name()) ||
 	    h5_write_attr_string(w->file, "version", AREPO_VERSION) || view_meta_write(w->file, meta))
