@@ -415,9 +415,9 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 			       tensor_bytes);
 	}
 	size_t per_r = tensor_chunk_bytes(g);
-	/* Each compressing thread holds one compressed chunk. */
+	/* The compressed chunks the threads hold. */
 	if (opt->codec.kind != CODEC_NONE)
-		fixed += (size_t)cpus * codec_bound(per_r);
+		fixed += (size_t)cpus * TENSOR_SLOTS_PER_THREAD * codec_bound(per_r);
 	int64_t slab_r = budget > fixed ? (int64_t)((budget - fixed) / per_r / (on_gpu ? 2 : 1)) : 0;
 	if (slab_r < 1)
 		slab_r = 1;

@@ -17,7 +17,7 @@
 
 static void free_buffers(struct tensor_writer *w)
 {
-	for (int t = 0; w->cbuf && t < w->threads; t++)
+	for (int t = 0; w->cbuf && t < w->nbuf; t++)
 		free(w->cbuf[t]);
 	free(w->cbuf);
 	w->cbuf = NULL;
@@ -72,15 +72,16 @@ static int create(struct tensor_writer *w, const char *path, const struct view_m
 	w->codec = codec ? *codec : (struct codec){ CODEC_NONE, 0 };
 	w->threads = threads > 0 ? threads : 1;
 	if (w->codec.kind != CODEC_NONE) {
-		w->cbuf = calloc((size_t)w->threads, sizeof *w->cbuf);
-		for (int t = 0; w->cbuf && t < w->threads; t++)
+		w->nbuf = w->threads * TENSOR_SLOTS_PER_THREAD;
+		w->cbuf = calloc((size_t)w->nbuf, sizeof *w->cbuf);
+		for (int t = 0; w->cbuf && t < w->nbuf; t++)
 			if (!(w->cbuf[t] = malloc(codec_bound(tensor_chunk_bytes(g))))) {
 				free_buffers(w);
 				break;
 			}
 		if (!w->cbuf)
 			return err_set(err, EXIT_RUNTIME, "%s: out of memory for %d compressed "
-				       "chunks", path, w->threads);
+				       "chunks", path, w->nbuf);
 	}
 	if ((w->file = h5_create_output(&w->out, path, err)) < 0) {
 		free_buffers(w);
@@ -115,25 +116,51 @@ static int create(struct tensor_writer *w, const char *path, const struct view_m
 	return 0;
 }
 
-/* The chunks of a slab shared by the threads that compress them: each
- * takes the next chunk, compresses it into its buffer, and writes it when
- * the chunks before it are written. */
+/* The chunks of a slab shared by the threads that compress them, through
+ * slots of compressed chunks: a thread takes the next chunk whose slot is
+ * free, compresses it there, and whoever finds the next chunk to write
+ * ready writes it and those after it that are ready, in r order. A thread
+ * never waits for another's chunk while there is one to compress. */
 struct chunk_task {
 	struct tensor_writer *w;
 	const float *data;
 	int64_t r0, count;
-	atomic_llong next;
+	int slots;
+	size_t *size;    /* per slot: the compressed size, 0 while not ready */
 	pthread_mutex_t lock;
-	pthread_cond_t turn;
-	int64_t written; /* chunks written, under lock */
+	pthread_cond_t freed;
+	int64_t next;    /* chunks handed out */
+	int64_t written; /* chunks written */
+	int writing;     /* a thread is writing */
 	int failed;      /* 1: HDF5's write, 2: the compression */
 };
 
 struct chunk_worker {
 	struct chunk_task *task;
-	unsigned char *buf;
 	double busy;
 };
+
+/* Under t->lock: writes the ready chunks from t->written on, the lock
+ * released around each write. */
+static void write_ready(struct chunk_task *t)
+{
+	t->writing = 1;
+	while (!t->failed && t->written < t->count && t->size[t->written % t->slots]) {
+		const int64_t j = t->written;
+		const int slot = (int)(j % t->slots);
+		hsize_t offset[4] = { 0, (hsize_t)(t->r0 + j), 0, 0 };
+		pthread_mutex_unlock(&t->lock);
+		herr_t rc = H5Dwrite_chunk(t->w->dset, H5P_DEFAULT, 0, offset, t->size[slot],
+					   t->w->cbuf[slot]);
+		pthread_mutex_lock(&t->lock);
+		if (rc < 0)
+			t->failed = 1;
+		t->size[slot] = 0;
+		t->written++;
+		pthread_cond_broadcast(&t->freed);
+	}
+	t->writing = 0;
+}
 
 static void *compress_chunks(void *arg)
 {
@@ -142,49 +169,48 @@ static void *compress_chunks(void *arg)
 	struct tensor_writer *w = t->w;
 	const size_t bytes = (size_t)VIEW_CHANNELS * (size_t)w->lon_steps * (size_t)w->lat_steps *
 			     sizeof(float);
+	pthread_mutex_lock(&t->lock);
 	for (;;) {
-		long long i = atomic_fetch_add(&t->next, 1);
-		if (i >= t->count)
+		while (!t->failed && t->next < t->count && t->next >= t->written + t->slots)
+			pthread_cond_wait(&t->freed, &t->lock);
+		if (t->failed || t->next >= t->count)
 			break;
+		const int64_t i = t->next++;
+		const int slot = (int)(i % t->slots);
+		pthread_mutex_unlock(&t->lock);
 		double t0 = monotonic_seconds();
 		size_t n = codec_compress(&w->codec, (const char *)t->data + (size_t)i * bytes, bytes,
-					  cw->buf);
+					  w->cbuf[slot]);
 		cw->busy += monotonic_seconds() - t0;
 		pthread_mutex_lock(&t->lock);
-		while (t->written != i && !t->failed)
-			pthread_cond_wait(&t->turn, &t->lock);
-		if (!t->failed) {
-			hsize_t offset[4] = { 0, (hsize_t)(t->r0 + i), 0, 0 };
-			if (n == 0)
-				t->failed = 2;
-			else if (H5Dwrite_chunk(w->dset, H5P_DEFAULT, 0, offset, n, cw->buf) < 0)
-				t->failed = 1;
-			t->written = i + 1;
-		}
-		int stop = t->failed;
-		pthread_cond_broadcast(&t->turn);
-		pthread_mutex_unlock(&t->lock);
-		if (stop)
-			break;
+		if (n == 0)
+			t->failed = 2;
+		t->size[slot] = n;
+		if (!t->writing)
+			write_ready(t);
 	}
+	pthread_cond_broadcast(&t->freed);
+	pthread_mutex_unlock(&t->lock);
 	return NULL;
 }
 
 static int write_compressed(struct tensor_writer *w, int64_t r0, int64_t count, const float *data,
 			    struct arepo_err *err)
 {
-	struct chunk_task task = { .w = w, .data = data, .r0 = r0, .count = count };
-	atomic_init(&task.next, 0);
+	size_t size[w->nbuf];
+	memset(size, 0, sizeof size);
+	struct chunk_task task = { .w = w, .data = data, .r0 = r0, .count = count,
+				   .slots = w->nbuf, .size = size };
 	pthread_mutex_init(&task.lock, NULL);
-	pthread_cond_init(&task.turn, NULL);
+	pthread_cond_init(&task.freed, NULL);
 	int threads = w->threads < count ? w->threads : (int)count;
 	struct chunk_worker workers[threads];
 	for (int t = 0; t < threads; t++)
-		workers[t] = (struct chunk_worker){ .task = &task, .buf = w->cbuf[t] };
+		workers[t] = (struct chunk_worker){ .task = &task };
 	parallel_run(threads, compress_chunks, workers, sizeof workers[0], NULL);
 	for (int t = 0; t < threads; t++)
 		w->seconds_compress += workers[t].busy;
-	pthread_cond_destroy(&task.turn);
+	pthread_cond_destroy(&task.freed);
 	pthread_mutex_destroy(&task.lock);
 	if (task.failed == 2) {
 		char name[32];

@@ -20,7 +20,8 @@ struct tensor_writer {
 	int raw_chunks; /* native float is the file's little-endian float32 */
 	struct codec codec;
 	int threads;           /* that compress a slab's chunks */
-	unsigned char **cbuf;  /* per thread: one compressed chunk */
+	unsigned char **cbuf;  /* compressed chunks, TENSOR_SLOTS_PER_THREAD per thread */
+	int nbuf;
 	double seconds_compress; /* summed over threads */
 };
 
@@ -29,7 +30,9 @@ struct tensor_writer {
 int tensor_create(struct tensor_writer *w, const char *path, const struct view_meta *meta,
 		  struct arepo_err *err);
 /* The same with chunks compressed by codec, on threads threads per slab
- * (each holds one compressed chunk: codec_bound(tensor_chunk_bytes)). */
+ * (each holds TENSOR_SLOTS_PER_THREAD compressed chunks of
+ * codec_bound(tensor_chunk_bytes) bytes). */
+#define TENSOR_SLOTS_PER_THREAD 3
 int tensor_create_coded(struct tensor_writer *w, const char *path, const struct view_meta *meta,
 			const struct codec *codec, int threads, struct arepo_err *err);
 /* Bytes of one chunk (one r index) of a tensor of geometry g. */
