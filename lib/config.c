@@ -766,8 +766,7 @@ static int validate_rules(const struct arepo_config *cfg, struct arepo_err *err)
 		FAIL("writer_hyper.temperature_K_per_processing must be positive");
 	struct codec codec;
 	if (codec_parse(w->tensor_compression, &codec))
-		FAIL("writer_hyper.tensor_compression \"%s\": expected none, lz4[:LEVEL] or "
-		     "zstd[:LEVEL], LEVEL 1 to 9", w->tensor_compression);
+		FAIL("writer_hyper.tensor_compression \"%s\": " CODEC_EXPECTED, w->tensor_compression);
 
 	if (!(d->meters_per_parsec > 0))
 		FAIL("dataset_hyper.meters_per_parsec must be positive");

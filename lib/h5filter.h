@@ -23,6 +23,8 @@ struct codec {
 /* Parses "none", "lz4[:LEVEL]" or "zstd[:LEVEL]" (LEVEL 1 to 9, default
  * 1). Returns 0, or -1 when text is none of these. */
 int codec_parse(const char *text, struct codec *c);
+/* What codec_parse accepts, for error messages. */
+#define CODEC_EXPECTED "expected none, lz4[:LEVEL] or zstd[:LEVEL], LEVEL 1 to 9"
 /* The name codec_parse reads back ("none", "lz4:5", "zstd:1"). */
 const char *codec_name(const struct codec *c, char *buf, size_t size);
 

@@ -48,9 +48,9 @@ int tensor_create(struct tensor_writer *w, const char *path, const struct view_m
 }
 
 int tensor_create_in(struct tensor_writer *w, const char *path, const struct view_meta *meta,
-		     const struct iris_units *units, struct arepo_err *err)
+		     const struct iris_units *units, const struct codec *codec, struct arepo_err *err)
 {
-	return create(w, path, meta, units, NULL, 1, err);
+	return create(w, path, meta, units, codec, 1, err);
 }
 
 int tensor_create_coded(struct tensor_writer *w, const char *path, const struct view_meta *meta,

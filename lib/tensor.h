@@ -38,10 +38,11 @@ int tensor_create_coded(struct tensor_writer *w, const char *path, const struct 
 /* Bytes of one chunk (one r index) of a tensor of geometry g. */
 size_t tensor_chunk_bytes(const struct view_geometry *g);
 /* The same for values already in the IRIS units u (attribute iris_units,
- * as arepo-normalize records them). */
+ * as arepo-normalize records them), compressed by codec (NULL: none) on the
+ * calling thread. */
 struct iris_units;
 int tensor_create_in(struct tensor_writer *w, const char *path, const struct view_meta *meta,
-		     const struct iris_units *u, struct arepo_err *err);
+		     const struct iris_units *u, const struct codec *codec, struct arepo_err *err);
 /* Writes r indices [r0, r0 + count) from data laid out (count, 6, lon, lat):
  * each r index is one chunk of the file, written as it is or compressed by
  * the writer's threads, in r order (the same bytes for any number of

@@ -91,12 +91,17 @@ ok "the IRIS export writes the same arrays" sh -c '
 	arepo-merge -o mixed --export-iris iris-mixed && arepo-merge -o plain --export-iris iris-plain &&
 	for f in iris-plain/*.npy; do cmp "$f" "iris-mixed/$(basename "$f")" || exit 1; done &&
 	test "$(ls iris-plain/*.npy | wc -l)" = 2'
+arepo-merge -o imported iris-plain
+is "$(for f in imported/tensors/*.h5; do echo "$(codec_of "$f")"; done | tr '\n' ,)" \
+	"2 2 4 98304 1 0 5,2 2 4 98304 1 0 5," "an IRIS import writes its tensors with the configuration's codec"
 if [ -n "$PYTHON" ]; then
-	ok "h5py reads the dataset's virtual physical over compressed tensors" "$PYTHON" -c "
+	ok "h5py reads the virtual physical of datasets over compressed tensors (merged, imported)" "$PYTHON" -c "
 import h5py, numpy as np, sys
 m = h5py.File('mixed/dataset.h5', 'r'); p = h5py.File('plain/dataset.h5', 'r')
+i = h5py.File('imported/dataset.h5', 'r')
 sys.exit(not (m['physical'].shape[0] == 2 and np.array_equal(m['physical'][...], p['physical'][...])
-              and np.count_nonzero(m['physical'][...]) > 0))"
+              and np.count_nonzero(m['physical'][...]) > 0 and
+              sorted(x.tobytes() for x in i['physical']) == sorted(x.tobytes() for x in p['physical'])))"
 else
 	skip 1 "no python3 with numpy and h5py"
 fi

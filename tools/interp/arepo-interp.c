@@ -72,9 +72,8 @@ static int view_codec(const struct view *v, const char *path, struct codec *c,
 	config_defaults(&cfg);
 	int rc = v->meta.config_json ? config_load_text(&cfg, v->meta.config_json, path, err) : 0;
 	if (!rc && codec_parse(cfg.writer_hyper.tensor_compression, c))
-		rc = err_set(err, EXIT_USAGE, "%s: writer_hyper.tensor_compression \"%s\": expected "
-			     "none, lz4[:LEVEL] or zstd[:LEVEL], LEVEL 1 to 9", path,
-			     cfg.writer_hyper.tensor_compression);
+		rc = err_set(err, EXIT_USAGE, "%s: writer_hyper.tensor_compression \"%s\": "
+			     CODEC_EXPECTED, path, cfg.writer_hyper.tensor_compression);
 	return rc;
 }
 
@@ -140,8 +139,7 @@ int main(int argc, char **argv)
 		}
 		case OPT_COMPRESS:
 			if (codec_parse(optarg, &opt.codec))
-				cli_usage_error("--compress %s: expected none, lz4[:LEVEL] or zstd[:LEVEL], "
-						"LEVEL 1 to 9", optarg);
+				cli_usage_error("--compress %s: " CODEC_EXPECTED, optarg);
 			compress = optarg;
 			break;
 		case OPT_STATS: stats = 1; break;
