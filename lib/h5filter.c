@@ -198,3 +198,12 @@ int codec_read_items(const void *chunk, size_t cbytes, size_t nbytes, size_t sta
 		return 0;
 	return blosc_getitem(chunk, (int)start, (int)n, out) == (int)(n * sizeof(float)) ? 0 : -1;
 }
+
+size_t codec_block_bytes(const void *chunk, size_t cbytes)
+{
+	size_t nbytes, stored, block;
+	if (blosc_cbuffer_validate(chunk, cbytes, &nbytes) < 0)
+		return 0;
+	blosc_cbuffer_sizes(chunk, &nbytes, &stored, &block);
+	return block > 0 && block % sizeof(float) == 0 && block <= nbytes ? block : 0;
+}

@@ -56,4 +56,8 @@ int h5filter_codec_of(hid_t dset, struct codec *c, char *what, size_t size);
 int codec_read_items(const void *chunk, size_t cbytes, size_t nbytes, size_t start, size_t n,
 		     float *out);
 
+/* The size of the Blosc blocks of a chunk stored by the filter: the unit
+ * codec_read_items decompresses. 0 when the chunk is damaged. */
+size_t codec_block_bytes(const void *chunk, size_t cbytes);
+
 #endif

@@ -375,11 +375,40 @@ struct lon_reader {
 	unsigned char *chunk;
 };
 
+/* Items [from, from + n) of a compressed chunk into to, through the cache
+ * of (r, channel) slot: a block the range ends inside is decompressed whole
+ * and kept, for the next read starts there. */
+static int read_items(struct tensor_reader *t, size_t slot, const unsigned char *chunk,
+		      size_t stored, size_t bytes, size_t from, size_t n, float *to)
+{
+	if (!t->cache_block)
+		return codec_read_items(chunk, stored, bytes, from, n, to);
+	const size_t per = t->cache_block / sizeof(float), total = bytes / sizeof(float);
+	float *kept = t->cache + slot * per;
+	for (const size_t end = from + n; from < end;) {
+		const int64_t b = (int64_t)(from / per);
+		const size_t b0 = (size_t)b * per, b1 = b0 + per < total ? b0 + per : total;
+		const size_t upto = end < b1 ? end : b1;
+		if (t->cached[slot] != b && upto < b1) {
+			if (codec_read_items(chunk, stored, bytes, b0, b1 - b0, kept))
+				return -1;
+			t->cached[slot] = b;
+		}
+		if (t->cached[slot] == b)
+			memcpy(to, kept + (from - b0), (upto - from) * sizeof(float));
+		else if (codec_read_items(chunk, stored, bytes, from, upto - from, to))
+			return -1;
+		to += upto - from;
+		from = upto;
+	}
+	return 0;
+}
+
 static void *read_lon_chunks(void *arg)
 {
 	const struct lon_reader *me = arg;
 	struct lon_read *job = me->job;
-	const struct tensor_reader *t = job->t;
+	struct tensor_reader *t = job->t;
 	const size_t plane = (size_t)t->lon_steps * (size_t)t->lat_steps,
 		     wide = (size_t)(job->l1 - job->l0) * (size_t)t->lat_steps;
 	const size_t bytes = (size_t)VIEW_CHANNELS * plane * sizeof(float);
@@ -406,7 +435,8 @@ static void *read_lon_chunks(void *arg)
 					bad = 2;
 				else
 					memcpy(to, (const float *)me->chunk + from, wide * sizeof(float));
-			} else if (codec_read_items(me->chunk, stored, bytes, from, wide, to)) {
+			} else if (read_items(t, (size_t)r * VIEW_CHANNELS + (size_t)c, me->chunk, stored,
+					      bytes, from, wide, to)) {
 				bad = 2;
 			}
 		}
@@ -417,6 +447,34 @@ static void *read_lon_chunks(void *arg)
 		}
 	}
 	return NULL;
+}
+
+/* The block cache, when it takes at most TENSOR_CACHE_MAX bytes, its
+ * blocks as large as chunk 0's Blosc blocks (it holds item ranges, right
+ * whatever the blocks of other chunks are). */
+#define TENSOR_CACHE_MAX ((size_t)128 << 20)
+static void cache_begin(struct tensor_reader *t)
+{
+	t->cache_tried = 1;
+	hsize_t offset[4] = { 0 }, stored = 0;
+	uint32_t mask = 0;
+	const size_t slots = (size_t)t->r_steps * VIEW_CHANNELS;
+	if (H5Dget_chunk_storage_size(t->dset, offset, &stored) < 0 || stored == 0 ||
+	    stored > codec_bound(tensor_chunk_bytes(&t->meta.geometry)) ||
+	    H5Dread_chunk(t->dset, H5P_DEFAULT, offset, &mask, t->chunk[0]) < 0 || (mask & 1)) {
+		H5Eclear2(H5E_DEFAULT);
+		return;
+	}
+	size_t block = codec_block_bytes(t->chunk[0], stored);
+	if (!block || slots * block > TENSOR_CACHE_MAX || !(t->cache = malloc(slots * block)) ||
+	    !(t->cached = malloc(slots * sizeof *t->cached))) {
+		free(t->cache);
+		t->cache = NULL;
+		return;
+	}
+	for (size_t i = 0; i < slots; i++)
+		t->cached[i] = -1;
+	t->cache_block = block;
 }
 
 static int read_lon_compressed(struct tensor_reader *t, int64_t l0, int64_t l1, float *out)
@@ -432,6 +490,8 @@ static int read_lon_compressed(struct tensor_reader *t, int64_t l0, int64_t l1, 
 			if (!(t->chunk[t->nchunk] = malloc(codec_bound(tensor_chunk_bytes(g)))))
 				return 2;
 	}
+	if (!t->cache_tried)
+		cache_begin(t);
 	struct lon_read job = { .t = t, .l0 = l0, .l1 = l1, .out = out };
 	atomic_init(&job.next, 0);
 	atomic_init(&job.failed, 0);
@@ -488,4 +548,10 @@ void tensor_close(struct tensor_reader *t)
 	free(t->chunk);
 	t->chunk = NULL;
 	t->nchunk = 0;
+	free(t->cache);
+	free(t->cached);
+	t->cache = NULL;
+	t->cached = NULL;
+	t->cache_block = 0;
+	t->cache_tried = 0;
 }

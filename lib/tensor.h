@@ -73,6 +73,12 @@ struct tensor_reader {
 	int threads;            /* that decompress in tensor_read_lon (tensor_open: 1) */
 	unsigned char **chunk;  /* per thread, a compressed chunk (made on first use) */
 	int nchunk;
+	/* Per r index and channel, the Blosc block the last read ended in, so
+	 * that reads of consecutive lons decompress each block once. */
+	float *cache;
+	int64_t *cached;        /* its block's index, -1: none */
+	size_t cache_block;     /* bytes per block; 0: no cache */
+	int cache_tried;
 };
 
 /* Errors: 1 if the file cannot be read, 3 if it is not a complete tensor. */
