@@ -120,7 +120,7 @@ static int create(struct tensor_writer *w, const char *path, const struct view_m
  * slots of compressed chunks: a thread takes the next chunk whose slot is
  * free, compresses it there, and whoever finds the next chunk to write
  * ready writes it and those after it that are ready, in r order. A thread
- * never waits for another's chunk while there is one to compress. */
+ * waits for another only when every slot is taken. */
 struct chunk_task {
 	struct tensor_writer *w;
 	const float *data;
