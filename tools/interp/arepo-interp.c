@@ -185,9 +185,11 @@ int main(int argc, char **argv)
 		snprintf(ran_on, sizeof ran_on, "%s", st.device);
 	else
 		snprintf(ran_on, sizeof ran_on, "%d threads", st.threads);
-	log_info("%s: %llu cells, %llu points, %s, %.3f s; %llu points may have their "
-		 "nearest cell outside the pruning box (a margin of %.4g pc would make it exact)",
-		 tensor_path, (unsigned long long)st.cells, (unsigned long long)st.points, ran_on,
+	char codec[32];
+	codec_name(&opt.codec, codec, sizeof codec);
+	log_info("%s: %llu cells, %llu points, %s, compression %s, %.3f s; %llu points may have "
+		 "their nearest cell outside the pruning box (a margin of %.4g pc would make it exact)",
+		 tensor_path, (unsigned long long)st.cells, (unsigned long long)st.points, ran_on, codec,
 		 st.seconds_total, (unsigned long long)st.points_at_risk, st.margin_needed * ppu);
 	if (stats) {
 		printf("backend=%s\n", interp_backend_name(st.backend));
@@ -198,9 +200,7 @@ int main(int argc, char **argv)
 		if (st.backend == INTERP_CUDA)
 			printf("seconds_upload=%.6f\nseconds_kernel=%.6f\nseconds_download=%.6f\n",
 			       st.seconds_upload, st.seconds_kernel, st.seconds_download);
-		char codec[32];
-		printf("compression=%s\ntensor_bytes=%llu\n", codec_name(&opt.codec, codec, sizeof codec),
-		       (unsigned long long)st.tensor_bytes);
+		printf("compression=%s\ntensor_bytes=%llu\n", codec, (unsigned long long)st.tensor_bytes);
 		printf("seconds_index=%.6f\nseconds_search=%.6f\nseconds_write=%.6f\nseconds_compress=%.6f\n"
 		       "seconds_flush=%.6f\nseconds_total=%.6f\n", st.seconds_index, st.seconds_search,
 		       st.seconds_write, st.seconds_compress, st.seconds_flush, st.seconds_total);
