@@ -17,6 +17,8 @@ STD        := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -ffp-contract=of
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
 HDF5_LIBS   := -lhdf5_hl $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
 JSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+# Blosc: the compression of tensor chunks (lib/h5filter.c).
+BLOSC_LIBS  := $(shell pkg-config --libs blosc 2>/dev/null || echo -lblosc)
 
 # CUDA is built when nvcc is found, unless CUDA=0 is given; CUDA=1 insists.
 NVCC  ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
@@ -54,7 +56,7 @@ LIBDIR_ARCH := /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null || echo x86_6
 OBS_LIBS    := -lsleef -L$(LIBDIR_ARCH)/lapack -L$(LIBDIR_ARCH)/blas -llapack \
                -Wl,--no-as-needed -lblas -Wl,--as-needed \
                -Wl,-rpath,$(LIBDIR_ARCH)/lapack:$(LIBDIR_ARCH)/blas
-LDLIBS     := $(HDF5_LIBS) $(JSON_LIBS) $(PNG_LIBS) $(OBS_LIBS) $(CUDA_LIBS) -lm -lpthread
+LDLIBS     := $(HDF5_LIBS) $(BLOSC_LIBS) $(JSON_LIBS) $(PNG_LIBS) $(OBS_LIBS) $(CUDA_LIBS) -lm -lpthread
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=build/%.o) $(CU_SRCS:%.cu=build/%.o)

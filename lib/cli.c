@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "h5filter.h"
 #include "h5util.h"
 
 /* The command line, to name the option getopt refuses: glibc passes it to
@@ -32,6 +33,8 @@ void cli_init(struct cli_common *cli, const char *argv0, const char *usage)
 	program_invocation_name = (char *)log_tool_name();
 	opterr = 0;
 	h5_own_shutdown();
+	/* Compressed tensors read (and normalize rewrites them) without a plugin. */
+	h5filter_register();
 	cli->config_path = NULL;
 	cli->sets = NULL;
 	cli->nsets = 0;

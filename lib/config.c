@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "h5filter.h"
+
 enum key_type {
 	K_INT, K_OPT_INT, K_DOUBLE, K_OPT_DOUBLE, K_BOOL, K_OPT_RANGE, K_STRING,
 	/* IRIS's per-line lists, held to one entry (config.h) */
@@ -26,6 +28,8 @@ struct key_spec {
 };
 
 #define W(field, type) { "writer_hyper", #field, type, offsetof(struct arepo_config, writer_hyper.field), 0 }
+#define WS(field, type) { "writer_hyper", #field, type, offsetof(struct arepo_config, writer_hyper.field), \
+			  sizeof(((struct arepo_config *)0)->writer_hyper.field) }
 #define D(field, type) { "dataset_hyper", #field, type, offsetof(struct arepo_config, dataset_hyper.field), 0 }
 #define C(field, type) { "coordinate_hyper", #field, type, offsetof(struct arepo_config, coordinate_hyper.field), 0 }
 #define O(field, type) { "observer_hyper", #field, type, offsetof(struct arepo_config, observer_hyper.field), 0 }
@@ -45,6 +49,7 @@ static const struct key_spec keys[] = {
 	W(mass_g_per_processing, K_DOUBLE),
 	W(velocity_cm_per_s_per_processing, K_DOUBLE),
 	W(temperature_K_per_processing, K_DOUBLE),
+	WS(tensor_compression, K_STRING),
 
 	D(meters_per_parsec, K_DOUBLE),
 	D(use_AREPO_abundances, K_BOOL),
@@ -184,6 +189,7 @@ void config_defaults(struct arepo_config *cfg)
 	w->mass_g_per_processing = 1.0;
 	w->velocity_cm_per_s_per_processing = 1e7;
 	w->temperature_K_per_processing = 1.0;
+	strcpy(w->tensor_compression, CODEC_DEFAULT);
 
 	struct dataset_hyper *d = &cfg->dataset_hyper;
 	d->meters_per_parsec = 3.08567758128e16;
@@ -758,6 +764,9 @@ static int validate_rules(const struct arepo_config *cfg, struct arepo_err *err)
 		FAIL("writer_hyper.velocity_cm_per_s_per_processing must be positive");
 	if (!(w->temperature_K_per_processing > 0))
 		FAIL("writer_hyper.temperature_K_per_processing must be positive");
+	struct codec codec;
+	if (codec_parse(w->tensor_compression, &codec))
+		FAIL("writer_hyper.tensor_compression \"%s\": " CODEC_EXPECTED, w->tensor_compression);
 
 	if (!(d->meters_per_parsec > 0))
 		FAIL("dataset_hyper.meters_per_parsec must be positive");

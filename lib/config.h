@@ -24,6 +24,8 @@ struct writer_hyper {
 	double mass_g_per_processing;
 	double velocity_cm_per_s_per_processing;
 	double temperature_K_per_processing;
+	/* Not in IRIS: the codec of tensor chunks (h5filter.h), e.g. "zstd:1". */
+	char tensor_compression[16];
 };
 
 struct dataset_hyper {

@@ -414,7 +414,10 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 			       (long long)g->r_steps, (long long)g->lon_steps, (long long)g->lat_steps,
 			       tensor_bytes);
 	}
-	size_t per_r = (size_t)VIEW_CHANNELS * (size_t)g->lon_steps * (size_t)g->lat_steps * sizeof(float);
+	size_t per_r = tensor_chunk_bytes(g);
+	/* The compressed chunks the threads hold. */
+	if (opt->codec.kind != CODEC_NONE)
+		fixed += (size_t)cpus * TENSOR_SLOTS_PER_THREAD * codec_bound(per_r);
 	int64_t slab_r = budget > fixed ? (int64_t)((budget - fixed) / per_r / (on_gpu ? 2 : 1)) : 0;
 	if (slab_r < 1)
 		slab_r = 1;
@@ -433,7 +436,7 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 	}
 
 	struct tensor_writer tw;
-	if ((rc = tensor_create(&tw, out_path, &v->meta, err))) {
+	if ((rc = tensor_create_coded(&tw, out_path, &v->meta, &opt->codec, cpus, err))) {
 		free(slab);
 		kd_free(&tree);
 		grid_free(&grid);
@@ -481,10 +484,14 @@ int interp_view(const struct view *v, const char *source, const char *out_path,
 		    tensor_attr_double(&tw, "fill", opt->fill) ||
 		    tensor_attr_int(&tw, "points_filled", (int64_t)st->points_filled)))
 		rc = tensor_fail(&tw, "cannot write attributes", err);
+	double t_commit = monotonic_seconds();
 	if (!rc)
 		rc = tensor_commit(&tw, err);
 	else
 		tensor_abort(&tw);
+	st->seconds_flush = monotonic_seconds() - t_commit;
+	st->seconds_compress = tw.seconds_compress;
+	st->tensor_bytes = (uint64_t)tensor_bytes;
 	st->seconds_total = monotonic_seconds() - t_start;
 	struct rusage ru;
 	if (getrusage(RUSAGE_SELF, &ru) == 0)

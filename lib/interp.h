@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "h5filter.h"
 #include "view.h"
 
 enum interp_backend {
@@ -27,6 +28,7 @@ struct interp_options {
 	float fill;
 	int device;           /* CUDA: the visible device to use; -1: any */
 	const char *gpu_lock; /* CUDA: directory of per-device lock files, or NULL */
+	struct codec codec;   /* of the tensor's chunks, compressed by the CPU threads */
 };
 
 struct interp_stats {
@@ -37,6 +39,9 @@ struct interp_stats {
 	int64_t slab_r;          /* r indices per slab */
 	uint64_t cells, points;
 	double seconds_index, seconds_search, seconds_write, seconds_total;
+	double seconds_compress; /* part of seconds_write: compressing, summed over threads */
+	double seconds_flush;    /* closing the tensor file, flushing it to disk, renaming it */
+	uint64_t tensor_bytes;   /* raw, before compression */
 	uint64_t points_at_risk; /* nearest cell farther than the pruning box's boundary */
 	double margin_needed;    /* processing units: a margin that makes the tensor exact */
 	uint64_t points_filled;

@@ -127,7 +127,10 @@ static int import_tensor(const struct arepo_config *cfg, char *config_json, cons
 	size_t plane = (size_t)(f.dims[2] * f.dims[3]);
 	float *slab = malloc(VIEW_CHANNELS * plane * sizeof *slab);
 	struct tensor_writer w;
-	rc = slab ? tensor_create_in(&w, out, &m, u, err) : err_set(err, EXIT_RUNTIME, "out of memory");
+	struct codec codec = { CODEC_NONE, 0 };
+	codec_parse(cfg->writer_hyper.tensor_compression, &codec); /* checked on loading */
+	rc = slab ? tensor_create_in(&w, out, &m, u, &codec, err) :
+		    err_set(err, EXIT_RUNTIME, "out of memory");
 	for (hsize_t r = 0; !rc && r < f.dims[1]; r++) {
 		for (hsize_t c = 0; !rc && c < VIEW_CHANNELS; c++)
 			rc = npy_read(&f, (size_t)((c * f.dims[1] + r) * plane), plane, slab + c * plane, err);
@@ -250,6 +253,10 @@ int iris_import(const char *dir, const char *into, int progress, struct iris_imp
 		config_defaults(cfg);
 		rc = config_load_text(cfg, text, hpath, err);
 	}
+	struct codec codec;
+	if (!rc && codec_parse(cfg->writer_hyper.tensor_compression, &codec))
+		rc = err_set(err, EXIT_USAGE, "%s: writer_hyper.tensor_compression \"%s\": "
+			     CODEC_EXPECTED, hpath, cfg->writer_hyper.tensor_compression);
 	if (!rc && !(config_json = config_to_json(cfg)))
 		rc = err_set(err, EXIT_RUNTIME, "out of memory");
 	struct processing_units p;

@@ -49,6 +49,12 @@ like "$out" "seconds_kernel=" "with the kernel's time"
 ok "galaxy view: the same tensor as the CPU's" same_tensor galaxy.cuda.h5 galaxy.cpu.h5
 ok "galaxy view: the same diagnostics" same_diagnostics galaxy.cuda.h5 galaxy.cpu.h5
 like "$(attr galaxy.cuda.h5 backend)" "cuda" "the tensor records the backend"
+ok "galaxy view: compressed with the same codec as on the CPU (the host's threads compress)" \
+	sh -c "test \"\$(h5dump -pH -d /physical galaxy.cuda.h5 | sed -n '/FILTERS/,/FILLVALUE/p')\" = \
+		\"\$(h5dump -pH -d /physical galaxy.cpu.h5 | sed -n '/FILTERS/,/FILLVALUE/p')\" &&
+		h5dump -pH -d /physical galaxy.cuda.h5 | grep -q 'FILTER_ID 32001'"
+arepo-interp --backend cuda --compress lz4 galaxy.h5 galaxy.lz4.cuda.h5
+ok "galaxy view: --compress lz4 on the CUDA backend, the same values" same_tensor galaxy.lz4.cuda.h5 galaxy.cpu.h5
 for opts in "--max-distance 20" "--radius-factor 1.2 --fill -7" "--max-distance 15 --radius-factor 2 --fill -1"; do
 	name=$(echo "$opts" | tr -d ' -')
 	arepo-interp $opts galaxy.h5 galaxy.$name.cpu.h5

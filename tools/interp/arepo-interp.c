@@ -21,8 +21,9 @@ static const char usage[] =
 	"file TENSOR: dataset \"physical\" (6, r, lon, lat), float32.\n"
 	"\n"
 	"  -j, --threads N        threads (default: every CPU this process may use)\n"
-	"      --max-memory SIZE  bytes for the index and the r-slabs in flight, with\n"
-	"                         an optional K, M or G suffix (default 256M)\n"
+	"      --max-memory SIZE  bytes for the index, the r-slabs in flight and the\n"
+	"                         compressed chunks, with an optional K, M or G\n"
+	"                         suffix (default 256M)\n"
 	"      --backend NAME     cpu (default: k-d tree), brute (every cell for\n"
 	"                         every point; the reference, slow), cuda (a GPU;\n"
 	"                         exit 1 when none is usable) or auto (CUDA when a\n"
@@ -36,6 +37,9 @@ static const char usage[] =
 	"      --radius-factor F  grid points farther than F times their nearest\n"
 	"                         cell's radius get the fill value (views with radii)\n"
 	"      --fill VALUE       the fill value (default 0; nan allowed)\n"
+	"      --compress CODEC   compression of the tensor's chunks: none, lz4[:LEVEL]\n"
+	"                         or zstd[:LEVEL], LEVEL 1 to 9 (default: the view's\n"
+	"                         writer_hyper.tensor_compression, else " CODEC_DEFAULT ")\n"
 	CLI_PROGRESS_HELP
 	"      --stats            print timings and counts as key=value lines\n"
 	"      --force            rewrite TENSOR if it exists\n"
@@ -48,7 +52,7 @@ static const char usage[] =
 	"2 usage error, 3 bad view file. See arepo-interp(1), arepo-tensor(5).\n";
 
 enum { OPT_MAX_MEMORY = CLI_OPT_FIRST_TOOL, OPT_BACKEND, OPT_DEVICE, OPT_GPU_LOCK,
-       OPT_MAX_DISTANCE, OPT_RADIUS_FACTOR, OPT_FILL, OPT_STATS, OPT_FORCE };
+       OPT_MAX_DISTANCE, OPT_RADIUS_FACTOR, OPT_FILL, OPT_COMPRESS, OPT_STATS, OPT_FORCE };
 
 static double parse_positive(const char *option, const char *text)
 {
@@ -60,6 +64,20 @@ static double parse_positive(const char *option, const char *text)
 	return v;
 }
 
+/* The codec the view's recorded configuration asks for (the default when
+ * it records none). */
+static int view_codec(const struct view *v, const char *path, struct codec *c,
+		      struct arepo_err *err)
+{
+	struct arepo_config cfg;
+	config_defaults(&cfg);
+	int rc = v->meta.config_json ? config_load_text(&cfg, v->meta.config_json, path, err) : 0;
+	if (!rc && codec_parse(cfg.writer_hyper.tensor_compression, c))
+		rc = err_set(err, EXIT_USAGE, "%s: writer_hyper.tensor_compression \"%s\": "
+			     CODEC_EXPECTED, path, cfg.writer_hyper.tensor_compression);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_common cli;
@@ -67,6 +85,7 @@ int main(int argc, char **argv)
 	struct interp_options opt = { .backend = INTERP_CPU, .device = -1 };
 	double max_distance_pc = 0;
 	int stats = 0, force = 0;
+	const char *compress = NULL;
 	static const struct option longopts[] = {
 		{ "threads", required_argument, NULL, 'j' },
 		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
@@ -76,6 +95,7 @@ int main(int argc, char **argv)
 		{ "max-distance", required_argument, NULL, OPT_MAX_DISTANCE },
 		{ "radius-factor", required_argument, NULL, OPT_RADIUS_FACTOR },
 		{ "fill", required_argument, NULL, OPT_FILL },
+		{ "compress", required_argument, NULL, OPT_COMPRESS },
 		CLI_PROGRESS_OPTIONS,
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "force", no_argument, NULL, OPT_FORCE },
@@ -118,6 +138,11 @@ int main(int argc, char **argv)
 				cli_usage_error("--fill %s: expected a number or nan", optarg);
 			break;
 		}
+		case OPT_COMPRESS:
+			if (codec_parse(optarg, &opt.codec))
+				cli_usage_error("--compress %s: " CODEC_EXPECTED, optarg);
+			compress = optarg;
+			break;
 		case OPT_STATS: stats = 1; break;
 		case OPT_FORCE: force = 1; break;
 		default: cli_usage_error(NULL);
@@ -141,6 +166,10 @@ int main(int argc, char **argv)
 	struct view v;
 	if (view_read(view_path, &v, &err))
 		die_err(&err);
+	if (!compress && view_codec(&v, view_path, &opt.codec, &err)) {
+		view_free(&v);
+		die_err(&err);
+	}
 	if (max_distance_pc > 0)
 		opt.max_distance = max_distance_pc / v.meta.parsec_per_unit;
 	if (opt.radius_factor > 0 && !v.radius)
@@ -157,9 +186,11 @@ int main(int argc, char **argv)
 		snprintf(ran_on, sizeof ran_on, "%s", st.device);
 	else
 		snprintf(ran_on, sizeof ran_on, "%d threads", st.threads);
-	log_info("%s: %llu cells, %llu points, %s, %.3f s; %llu points may have their "
-		 "nearest cell outside the pruning box (a margin of %.4g pc would make it exact)",
-		 tensor_path, (unsigned long long)st.cells, (unsigned long long)st.points, ran_on,
+	char codec[32];
+	codec_name(&opt.codec, codec, sizeof codec);
+	log_info("%s: %llu cells, %llu points, %s, compression %s, %.3f s; %llu points may have "
+		 "their nearest cell outside the pruning box (a margin of %.4g pc would make it exact)",
+		 tensor_path, (unsigned long long)st.cells, (unsigned long long)st.points, ran_on, codec,
 		 st.seconds_total, (unsigned long long)st.points_at_risk, st.margin_needed * ppu);
 	if (stats) {
 		printf("backend=%s\n", interp_backend_name(st.backend));
@@ -170,8 +201,10 @@ int main(int argc, char **argv)
 		if (st.backend == INTERP_CUDA)
 			printf("seconds_upload=%.6f\nseconds_kernel=%.6f\nseconds_download=%.6f\n",
 			       st.seconds_upload, st.seconds_kernel, st.seconds_download);
-		printf("seconds_index=%.6f\nseconds_search=%.6f\nseconds_write=%.6f\nseconds_total=%.6f\n",
-		       st.seconds_index, st.seconds_search, st.seconds_write, st.seconds_total);
+		printf("compression=%s\ntensor_bytes=%llu\n", codec, (unsigned long long)st.tensor_bytes);
+		printf("seconds_index=%.6f\nseconds_search=%.6f\nseconds_write=%.6f\nseconds_compress=%.6f\n"
+		       "seconds_flush=%.6f\nseconds_total=%.6f\n", st.seconds_index, st.seconds_search,
+		       st.seconds_write, st.seconds_compress, st.seconds_flush, st.seconds_total);
 		printf("peak_rss_kib=%ld\n", st.peak_rss_kib);
 		printf("points_at_risk=%llu\nmargin_needed_pc=%.6g\npoints_filled=%llu\n",
 		       (unsigned long long)st.points_at_risk, st.margin_needed * ppu,

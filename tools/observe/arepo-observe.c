@@ -15,6 +15,7 @@
 #include "cuda_device.h"
 #include "obsgrid_cache.h"
 #include "observe.h"
+#include "parallel.h"
 #include "observe_cuda.h"
 #include "observed.h"
 #include "tensor.h"
@@ -377,6 +378,7 @@ static int prepare(struct job *j, const struct cli_common *cli, const struct opt
 	int rc = tensor_open(&j->t, j->tensor_path, err);
 	if (rc)
 		return rc;
+	j->t.threads = opt->threads > 0 ? opt->threads : cpu_count(); /* decompressing */
 	if ((rc = load_config(cli, opt, j->t.meta.config_json, j->tensor_path, &j->cfg, err)) ||
 	    (rc = check_grid(&j->cfg, &j->t, err)))
 		return rc;
