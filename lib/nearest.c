@@ -11,6 +11,12 @@
 
 #define LEAF_CELLS 32
 
+/* Four doubles, and four masks (all ones or zeros) from comparing them:
+ * GCC's generic vectors, AVX2 registers where that is enabled, SSE2 pairs
+ * otherwise, scalars on other machines. */
+typedef double vdouble4 __attribute__((vector_size(32)));
+typedef int64_t vmask4 __attribute__((vector_size(32)));
+
 struct build {
 	struct kd_tree *t;
 	uint32_t *order; /* original indices, permuted */
@@ -281,16 +287,34 @@ int kd_knearest(const struct kd_tree *t, double qx, double qy, double qz, int k,
 	return found;
 }
 
+/* The gap between [alo, ahi] and [blo, bhi] on one axis (0 if they
+ * overlap): one of the differences is positive only when the intervals are
+ * apart, so the larger of them and 0 is the gap, without a branch. */
+static inline double axis_gap(double alo, double ahi, double blo, double bhi)
+{
+	double a = alo - bhi, b = blo - ahi;
+	double g = a > b ? a : b;
+	return g > 0 ? g : 0;
+}
+
+/* axis_gap for four points v against [lo, hi]; a macro, as vectors passed by
+ * value would change the ABI between the AVX2 and the generic builds. */
+#define VGAP(g, v, lo, hi)                                                   \
+	do {                                                                 \
+		vdouble4 a_ = (v) - (hi), b_ = (lo) - (v);                   \
+		vmask4 ab_ = a_ > b_;                                        \
+		vmask4 m_ = ((vmask4)a_ & ab_) | ((vmask4)b_ & ~ab_);        \
+		(g) = (vdouble4)(m_ & ((vdouble4)m_ > 0));                   \
+	} while (0)
+
 /* Squared distance between two boxes (0 if they overlap). */
 static inline double box_box_distance2(const double alo[3], const double ahi[3], const double blo[3],
 				       const double bhi[3])
 {
-	double s = 0;
-	for (int d = 0; d < 3; d++) {
-		double gap = alo[d] > bhi[d] ? alo[d] - bhi[d] : blo[d] > ahi[d] ? blo[d] - ahi[d] : 0;
-		s += gap * gap;
-	}
-	return s;
+	double gx = axis_gap(alo[0], ahi[0], blo[0], bhi[0]);
+	double gy = axis_gap(alo[1], ahi[1], blo[1], bhi[1]);
+	double gz = axis_gap(alo[2], ahi[2], blo[2], bhi[2]);
+	return (gx * gx + gy * gy) + gz * gz;
 }
 
 int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3], double radius,
@@ -312,13 +336,43 @@ int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3
 			stack[top++] = nd->left;
 			continue;
 		}
-		for (uint32_t i = nd->begin; i < nd->end; i++) {
-			double p[3] = { t->x[i], t->y[i], t->z[i] };
-			if (box_box_distance2(p, p, lo, hi) > r2)
+		/* The leaf's distances first, four cells at a time (axis_gap with
+		 * masks: the same values), then the cells within r kept without a
+		 * branch while they surely fit. */
+		const uint32_t b = nd->begin, m = nd->end - nd->begin;
+		double d2[LEAF_CELLS];
+		uint32_t i = 0;
+		for (; i + 4 <= m; i += 4) {
+			vdouble4 x, y, z;
+			memcpy(&x, t->x + b + i, sizeof x);
+			memcpy(&y, t->y + b + i, sizeof y);
+			memcpy(&z, t->z + b + i, sizeof z);
+			vdouble4 gx, gy, gz, d;
+			VGAP(gx, x, lo[0], hi[0]);
+			VGAP(gy, y, lo[1], hi[1]);
+			VGAP(gz, z, lo[2], hi[2]);
+			d = (gx * gx + gy * gy) + gz * gz;
+			memcpy(d2 + i, &d, sizeof d);
+		}
+		for (; i < m; i++) {
+			double gx = axis_gap(t->x[b + i], t->x[b + i], lo[0], hi[0]);
+			double gy = axis_gap(t->y[b + i], t->y[b + i], lo[1], hi[1]);
+			double gz = axis_gap(t->z[b + i], t->z[b + i], lo[2], hi[2]);
+			d2[i] = (gx * gx + gy * gy) + gz * gz;
+		}
+		if ((uint32_t)(cap - found) >= m) {
+			for (uint32_t i = 0; i < m; i++) {
+				out[found] = t->index[b + i];
+				found += d2[i] <= r2;
+			}
+			continue;
+		}
+		for (uint32_t i = 0; i < m; i++) {
+			if (d2[i] > r2)
 				continue;
 			if (found == cap)
 				return -1;
-			out[found++] = t->index[i];
+			out[found++] = t->index[b + i];
 		}
 	}
 	return found;
@@ -340,3 +394,112 @@ uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, 
 	*best_d2 = bd;
 	return bi;
 }
+
+/* nearest_among: eight points at a time, as two vectors of four lanes (GCC's
+ * generic vectors: AVX2 registers in the AVX2 build, SSE2 pairs or scalars
+ * elsewhere). Per lane the candidates come in order and a strictly smaller
+ * distance replaces the best: the scalar scan's rule, so among equal
+ * distances the first candidate stays. Sub, mul and add are IEEE operations
+ * lane by lane and nothing may fuse them (no FMA is enabled, and
+ * -ffp-contract=off), so each distance has the bits of distance2. */
+
+/* distance2 over lanes; a macro, as vectors passed by value would change
+ * the ABI between the AVX2 and the generic build. */
+#define AMONG_D2(d, qx, qy, qz, px, py, pz)                                  \
+	do {                                                                 \
+		vdouble4 dx_ = (px) - (qx), dy_ = (py) - (qy), dz_ = (pz) - (qz); \
+		(d) = (dx_ * dx_ + dy_ * dy_) + dz_ * dz_;                   \
+	} while (0)
+
+static inline __attribute__((always_inline)) void among_body(int n, const double *qx,
+							     const double *qy, const double *qz,
+							     int nc, const double *cx,
+							     const double *cy, const double *cz,
+							     int *best, double *best_d2)
+{
+	for (int p0 = 0; p0 < n; p0 += 8) {
+		/* The last block is padded with copies of its last point. */
+		double x[8], y[8], z[8];
+		int np = n - p0 < 8 ? n - p0 : 8;
+		for (int l = 0; l < 8; l++) {
+			int p = p0 + (l < np ? l : np - 1);
+			x[l] = qx[p];
+			y[l] = qy[p];
+			z[l] = qz[p];
+		}
+		vdouble4 x0, x1, y0, y1, z0, z1;
+		memcpy(&x0, x, sizeof x0);
+		memcpy(&x1, x + 4, sizeof x1);
+		memcpy(&y0, y, sizeof y0);
+		memcpy(&y1, y + 4, sizeof y1);
+		memcpy(&z0, z, sizeof z0);
+		memcpy(&z1, z + 4, sizeof z1);
+		vdouble4 d0, d1;
+		AMONG_D2(d0, x0, y0, z0, cx[0], cy[0], cz[0]);
+		AMONG_D2(d1, x1, y1, z1, cx[0], cy[0], cz[0]);
+		vmask4 m0 = { 0, 0, 0, 0 }, m1 = { 0, 0, 0, 0 };
+		for (int m = 1; m < nc; m++) {
+			vdouble4 e0, e1;
+			AMONG_D2(e0, x0, y0, z0, cx[m], cy[m], cz[m]);
+			AMONG_D2(e1, x1, y1, z1, cx[m], cy[m], cz[m]);
+			vmask4 lt0 = e0 < d0, lt1 = e1 < d1; /* all ones where smaller */
+			vmask4 mm = { m, m, m, m };
+			d0 = (vdouble4)(((vmask4)e0 & lt0) | ((vmask4)d0 & ~lt0));
+			d1 = (vdouble4)(((vmask4)e1 & lt1) | ((vmask4)d1 & ~lt1));
+			m0 = (mm & lt0) | (m0 & ~lt0);
+			m1 = (mm & lt1) | (m1 & ~lt1);
+		}
+		double d[8];
+		int64_t mi[8];
+		memcpy(d, &d0, sizeof d0);
+		memcpy(d + 4, &d1, sizeof d1);
+		memcpy(mi, &m0, sizeof m0);
+		memcpy(mi + 4, &m1, sizeof m1);
+		for (int l = 0; l < np; l++) {
+			best[p0 + l] = (int)mi[l];
+			best_d2[p0 + l] = d[l];
+		}
+	}
+}
+
+void nearest_among_portable(int n, const double *qx, const double *qy, const double *qz, int nc,
+			    const double *cx, const double *cy, const double *cz, int *best,
+			    double *best_d2)
+{
+	among_body(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static void among_avx2(int n, const double *qx, const double *qy,
+							const double *qz, int nc, const double *cx,
+							const double *cy, const double *cz, int *best,
+							double *best_d2)
+{
+	among_body(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
+}
+
+int nearest_among_avx2(void)
+{
+	return __builtin_cpu_supports("avx2");
+}
+
+void nearest_among(int n, const double *qx, const double *qy, const double *qz, int nc,
+		   const double *cx, const double *cy, const double *cz, int *best, double *best_d2)
+{
+	if (__builtin_cpu_supports("avx2"))
+		among_avx2(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
+	else
+		among_body(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
+}
+#else
+int nearest_among_avx2(void)
+{
+	return 0;
+}
+
+void nearest_among(int n, const double *qx, const double *qy, const double *qz, int nc,
+		   const double *cx, const double *cy, const double *cz, int *best, double *best_d2)
+{
+	among_body(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
+}
+#endif

@@ -119,6 +119,20 @@ int kd_knearest(const struct kd_tree *t, double qx, double qy, double qz, int k,
 int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3], double radius,
 		  uint32_t *out, int cap);
 
+/* For each of n points (qx, qy, qz), the first of nc >= 1 candidates (cx, cy,
+ * cz) at the least distance2, as a scan of the candidates in order picks it:
+ * its number (0 to nc - 1) to best[p], the distance to best_d2[p]. Several
+ * points at once in SIMD lanes (AVX2 where the CPU has it), each lane doing
+ * the scalar roundings in the scalar order, so the choice is the same. */
+void nearest_among(int n, const double *qx, const double *qy, const double *qz, int nc,
+		   const double *cx, const double *cy, const double *cz, int *best, double *best_d2);
+/* The same without AVX2, whatever the CPU (what other CPUs run; for tests). */
+void nearest_among_portable(int n, const double *qx, const double *qy, const double *qz, int nc,
+			    const double *cx, const double *cy, const double *cz, int *best,
+			    double *best_d2);
+/* Whether nearest_among takes the AVX2 path on this CPU. */
+int nearest_among_avx2(void);
+
 /* Reference: the brute-force search over positions in order. */
 uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, double qz,
 		       double *best_d2);

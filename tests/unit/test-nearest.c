@@ -1,5 +1,6 @@
 /* Unit tests of the k-d tree: nearest and k nearest cells against brute
- * force, with exact ties, hints, degenerate point sets. */
+ * force, with exact ties, hints, degenerate point sets; and of the SIMD
+ * search among a tile's candidates against the scalar scan. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,143 @@ static int same_nodes(const struct kd_tree *a, const struct kd_tree *b)
 	return 1;
 }
 
+static int by_index(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* kd_within_box against the scan of every cell (the point-to-box distance in
+ * the same arithmetic), with a room for all of them, and with one short. */
+static int within_matches(const struct kd_tree *t, const float *p, uint32_t n, const double lo[3],
+			  const double hi[3], double radius, struct rng_stream *s)
+{
+	uint32_t *want = malloc(n * sizeof *want), *got = malloc((n + 2) * sizeof *got);
+	int nw = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		double g2 = 0;
+		for (int d = 0; d < 3; d++) {
+			double v = p[3 * i + d];
+			double gap = v < lo[d] ? lo[d] - v : v > hi[d] ? v - hi[d] : 0;
+			g2 += gap * gap;
+		}
+		if (g2 <= radius * radius)
+			want[nw++] = i;
+	}
+	int cap = (int)n + (int)rng_below(s, 3);
+	int ng = kd_within_box(t, lo, hi, radius, got, cap);
+	int same = ng == nw;
+	if (same) {
+		qsort(got, (size_t)ng, sizeof *got, by_index);
+		same = memcmp(want, got, (size_t)nw * sizeof *want) == 0;
+	}
+	if (nw > 0)
+		same &= kd_within_box(t, lo, hi, radius, got, nw - 1) == -1 &&
+			kd_within_box(t, lo, hi, radius, got, nw) == nw;
+	free(want);
+	free(got);
+	return same;
+}
+
+/* The scalar scan nearest_among must equal: distance2 in order, a strictly
+ * smaller distance replaces the best. */
+static void scan(int n, const double *qx, const double *qy, const double *qz, int nc,
+		 const double *cx, const double *cy, const double *cz, int *best, double *best_d2)
+{
+	for (int p = 0; p < n; p++) {
+		int bm = 0;
+		double bd = distance2(qx[p], qy[p], qz[p], cx[0], cy[0], cz[0]);
+		for (int m = 1; m < nc; m++) {
+			double d = distance2(qx[p], qy[p], qz[p], cx[m], cy[m], cz[m]);
+			if (d < bd) {
+				bd = d;
+				bm = m;
+			}
+		}
+		best[p] = bm;
+		best_d2[p] = bd;
+	}
+}
+
+/* Candidates and points where exact ties are common: duplicated candidates,
+ * points on candidates, candidates at integer offsets of equal length from
+ * integer points (1,2,2), (2,1,2), (3,0,0)... all at distance 3; and, at
+ * scale 2.6e15 (the processing units' positions), float32 candidates about
+ * a double point, where the roundings of distance2 decide. */
+static void test_among(void)
+{
+	enum { MAXN = 70, MAXC = 70 };
+	static const int off[][3] = { { 1, 2, 2 }, { 2, 1, 2 }, { 2, 2, 1 }, { -1, 2, -2 },
+				      { -2, -2, 1 }, { 3, 0, 0 }, { 0, -3, 0 }, { 0, 0, 3 } };
+	const int noff = (int)(sizeof off / sizeof off[0]);
+	struct rng_stream s;
+	rng_init(&s, 7, "among", 0, "cases");
+	int same_simd = 1, same_portable = 1, ties = 0;
+	for (int round = 0; round < 3000; round++) {
+		double qx[MAXN], qy[MAXN], qz[MAXN], cx[MAXC], cy[MAXC], cz[MAXC];
+		int n = 1 + (int)rng_below(&s, MAXN), nc = 1 + (int)rng_below(&s, MAXC);
+		int kind = round % 3;
+		double scale = kind == 2 ? 2.6e15 : 1;
+		for (int m = 0; m < nc; m++) {
+			double c[3];
+			for (int d = 0; d < 3; d++)
+				c[d] = kind == 0 ? (double)(int)rng_below(&s, 7)
+						 : (double)(float)(scale * (1 + 1e-6 * rng_uniform_range(&s, -1, 1)));
+			if (m > 0 && rng_below(&s, 4) == 0) { /* a duplicate of an earlier one */
+				int e = (int)rng_below(&s, (uint64_t)m);
+				c[0] = cx[e];
+				c[1] = cy[e];
+				c[2] = cz[e];
+			}
+			cx[m] = c[0];
+			cy[m] = c[1];
+			cz[m] = c[2];
+		}
+		for (int p = 0; p < n; p++) {
+			int how = (int)rng_below(&s, 3);
+			if (how == 0) { /* on a candidate */
+				int m = (int)rng_below(&s, (uint64_t)nc);
+				qx[p] = cx[m];
+				qy[p] = cy[m];
+				qz[p] = cz[m];
+			} else if (how == 1 && kind == 0) { /* equidistant from lattice candidates */
+				int m = (int)rng_below(&s, (uint64_t)nc);
+				const int *o = off[rng_below(&s, (uint64_t)noff)];
+				qx[p] = cx[m] - o[0];
+				qy[p] = cy[m] - o[1];
+				qz[p] = cz[m] - o[2];
+			} else if (kind == 0) { /* on a half-integer lattice */
+				qx[p] = 0.5 * (double)rng_below(&s, 14);
+				qy[p] = 0.5 * (double)rng_below(&s, 14);
+				qz[p] = 0.5 * (double)rng_below(&s, 14);
+			} else {
+				qx[p] = scale * (1 + 1e-6 * rng_uniform_range(&s, -1.2, 1.2));
+				qy[p] = scale * (1 + 1e-6 * rng_uniform_range(&s, -1.2, 1.2));
+				qz[p] = scale * (1 + 1e-6 * rng_uniform_range(&s, -1.2, 1.2));
+			}
+		}
+		int want[MAXN], got[MAXN];
+		double wd[MAXN], gd[MAXN];
+		scan(n, qx, qy, qz, nc, cx, cy, cz, want, wd);
+		for (int p = 0; p < n; p++)
+			for (int m = want[p] + 1; m < nc; m++)
+				ties += distance2(qx[p], qy[p], qz[p], cx[m], cy[m], cz[m]) == wd[p];
+		nearest_among(n, qx, qy, qz, nc, cx, cy, cz, got, gd);
+		same_simd &= memcmp(want, got, (size_t)n * sizeof *got) == 0 &&
+			     memcmp(wd, gd, (size_t)n * sizeof *gd) == 0;
+		nearest_among_portable(n, qx, qy, qz, nc, cx, cy, cz, got, gd);
+		same_portable &= memcmp(want, got, (size_t)n * sizeof *got) == 0 &&
+				 memcmp(wd, gd, (size_t)n * sizeof *gd) == 0;
+	}
+	ok(ties > 1000, "the cases hold exact ties that the first candidate wins (%d)", ties);
+	ok(same_simd, "among candidates (%s): the scalar scan's choice and distance, ties included",
+	   nearest_among_avx2() ? "AVX2" : "portable");
+	ok(same_portable, "among candidates, the portable build: the same");
+}
+
 int main(void)
 {
+	test_among();
 	const uint32_t sizes[] = { 1, 2, 7, 33, 500, 3000 };
 	for (int pattern = 0; pattern < NPATTERNS; pattern++) {
 		for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
@@ -75,7 +211,7 @@ int main(void)
 				printf("Bail out! out of memory\n");
 				return 1;
 			}
-			int nearest_ok = 1, hinted_ok = 1, knn_ok = 1, hinted_knn_ok = 1;
+			int nearest_ok = 1, hinted_ok = 1, knn_ok = 1, hinted_knn_ok = 1, within_ok = 1;
 			for (int qi = 0; qi < 400; qi++) {
 				double q[3];
 				if (qi % 4 == 0) { /* exactly on a cell: distance 0 ties among duplicates */
@@ -119,6 +255,14 @@ int main(void)
 					h = 0;
 				gn = kd_knearest(&t, q[0], q[1], q[2], k, h, gi, gdk);
 				hinted_knn_ok &= wn == gn && memcmp(wi, gi, (size_t)wn * sizeof *wi) == 0;
+
+				double lo[3], hi[3], radius = rng_uniform_range(&s, 0, 4);
+				for (int d = 0; d < 3; d++) {
+					double half = qi % 8 == 0 ? 0 : rng_uniform_range(&s, 0, 2);
+					lo[d] = q[d] - half;
+					hi[d] = q[d] + half;
+				}
+				within_ok &= within_matches(&t, p, n, lo, hi, radius, &s);
 			}
 			int same_tree = 1;
 			for (int threads = 2; threads <= 9; threads += 7) {
@@ -137,6 +281,8 @@ int main(void)
 			ok(hinted_ok, "%s, %u cells: and with a hint", names[pattern], n);
 			ok(knn_ok, "%s, %u cells: k nearest equal brute force", names[pattern], n);
 			ok(hinted_knn_ok, "%s, %u cells: and with hints", names[pattern], n);
+			ok(within_ok, "%s, %u cells: the cells within a distance of a box are brute force's",
+			   names[pattern], n);
 			kd_free(&t);
 			free(p);
 		}
