@@ -49,10 +49,11 @@ struct worker {
 /* Tiles of grid points searched together. For a tile, c is the nearest cell
  * to the centre of the points' bounding box and U the largest distance from
  * a corner of that box to c: every point of the tile has a cell within U, so
- * its nearest cell lies within U of the box. Those candidates (with a margin
- * far above rounding) are searched point by point, in index order, with the
- * same distances as brute force: the same cell wins, ties included. A tile
- * with too many candidates is split. */
+ * its nearest cell lies within U of the box. Of those cells, only the ones
+ * that are nearer than c (or as near) to some point of the box can win
+ * anywhere in the tile (the certificate below). The survivors are searched
+ * point by point, in index order, with the same distances as brute force:
+ * the same cell wins, ties included. A tile with too many is split. */
 #ifndef TILE_R /* measured with bench/interp: flat between 4x4x4 and 8x8x8 */
 #define TILE_R 4
 #define TILE_LON 8
@@ -60,6 +61,8 @@ struct worker {
 #define TILE_CANDIDATES 64
 #endif
 #define TILE_POINTS (TILE_R * TILE_LON * TILE_LAT)
+/* Cells gathered within U before the certificate thins them out. */
+#define TILE_GATHER (4 * TILE_CANDIDATES)
 
 struct tile {
 	int64_t i0, i1, j0, j1, k0, k1; /* half-open index ranges */
@@ -87,8 +90,14 @@ static void store_point(struct worker *w, int64_t i, int64_t j, int64_t k, const
 	interp_store(out, channel_stride, job->v->value, best, filled, job->rules.fill);
 }
 
+/* The points of a tile, coordinates apart (for the SIMD search). */
+struct tile_points {
+	double x[TILE_POINTS], y[TILE_POINTS], z[TILE_POINTS];
+};
+
 /* Every point of t on its own: brute force, or a k-d tree search. */
-static void points_one_by_one(struct worker *w, const struct tile *t, double (*q)[3], uint32_t *hint)
+static void points_one_by_one(struct worker *w, const struct tile *t, const struct tile_points *q,
+			      uint32_t *hint)
 {
 	const struct job *job = w->job;
 	const struct view *v = job->v;
@@ -96,33 +105,57 @@ static void points_one_by_one(struct worker *w, const struct tile *t, double (*q
 	for (int64_t i = t->i0; i < t->i1; i++)
 		for (int64_t j = t->j0; j < t->j1; j++)
 			for (int64_t k = t->k0; k < t->k1; k++, n++) {
-				double d2;
+				double d2, p[3] = { q->x[n], q->y[n], q->z[n] };
 				uint32_t best;
 				if (job->backend == INTERP_BRUTE) {
-					best = brute_nearest(v->position, (uint32_t)v->n, q[n][0], q[n][1],
-							     q[n][2], &d2);
+					best = brute_nearest(v->position, (uint32_t)v->n, p[0], p[1], p[2],
+							     &d2);
 				} else {
 					best = *hint;
-					const float *p = v->position + 3 * (size_t)best;
-					d2 = distance2(q[n][0], q[n][1], q[n][2], p[0], p[1], p[2]);
-					kd_nearest(job->tree, q[n][0], q[n][1], q[n][2], &best, &d2);
+					const float *c = v->position + 3 * (size_t)best;
+					d2 = distance2(p[0], p[1], p[2], c[0], c[1], c[2]);
+					kd_nearest(job->tree, p[0], p[1], p[2], &best, &d2);
 					*hint = best;
 				}
-				store_point(w, i, j, k, q[n], best, d2);
+				store_point(w, i, j, k, p, best, d2);
 			}
+}
+
+/* Whether cell p can be as near as cell c to some point of the box [lo, hi],
+ * given that no point of the box is farther than bound2 (a distance2) from
+ * c. If p wins at a point q, distance2(q, p) <= distance2(q, c), and as each
+ * distance2 is within 5 ulp of the exact square, |q - p|^2 - |q - c|^2 is at
+ * most about 11 ulp of bound2. That difference is linear in q,
+ *     f(q) = |p - c|^2 - 2 (q - c).(p - c),
+ * so its least value over the box is at the corner chosen by the signs of
+ * p - c (exact signs: a rounded difference keeps its sign). Evaluated in
+ * double, f is off by at most a few ulp of its terms' magnitudes. p is
+ * dropped only when f there exceeds both allowances many times over. */
+static int may_win(const double c[3], const double p[3], const double lo[3], const double hi[3],
+		   double bound2)
+{
+	double f = 0, size = bound2;
+	for (int d = 0; d < 3; d++) {
+		double e = p[d] - c[d];
+		double a = (e > 0 ? hi[d] : lo[d]) - c[d];
+		f += e * e - 2 * (a * e);
+		size += e * e + 2 * fabs(a * e);
+	}
+	return f <= 1e-12 * size;
 }
 
 static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 {
 	const struct job *job = w->job;
-	const struct view *v = job->v;
 	const struct kd_tree *tree = job->tree;
 	struct tile stack[64];
 	int top = 0;
 	stack[top++] = whole;
-	double q[TILE_POINTS][3];
-	uint32_t cand[TILE_CANDIDATES];
+	struct tile_points q;
+	uint32_t cand[TILE_GATHER];
 	double cx[TILE_CANDIDATES], cy[TILE_CANDIDATES], cz[TILE_CANDIDATES];
+	int best[TILE_POINTS];
+	double best_d2[TILE_POINTS];
 	while (top > 0) {
 		struct tile t = stack[--top];
 		int n = 0;
@@ -130,32 +163,48 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 		for (int64_t i = t.i0; i < t.i1; i++)
 			for (int64_t j = t.j0; j < t.j1; j++)
 				for (int64_t k = t.k0; k < t.k1; k++, n++) {
-					grid_point(job->grid, i, j, k, q[n]);
+					double p[3];
+					grid_point(job->grid, i, j, k, p);
+					q.x[n] = p[0];
+					q.y[n] = p[1];
+					q.z[n] = p[2];
 					for (int d = 0; d < 3; d++) {
-						lo[d] = q[n][d] < lo[d] ? q[n][d] : lo[d];
-						hi[d] = q[n][d] > hi[d] ? q[n][d] : hi[d];
+						lo[d] = p[d] < lo[d] ? p[d] : lo[d];
+						hi[d] = p[d] > hi[d] ? p[d] : hi[d];
 					}
 				}
 		if (job->backend == INTERP_BRUTE || n == 1) {
-			points_one_by_one(w, &t, q, hint);
+			points_one_by_one(w, &t, &q, hint);
 			continue;
 		}
 		double centre[3] = { 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), 0.5 * (lo[2] + hi[2]) };
 		uint32_t c = *hint;
-		const float *pc = v->position + 3 * (size_t)c;
+		double pc[3] = { tree->px[c], tree->py[c], tree->pz[c] };
 		double dc = distance2(centre[0], centre[1], centre[2], pc[0], pc[1], pc[2]);
 		kd_nearest(tree, centre[0], centre[1], centre[2], &c, &dc);
 		*hint = c;
-		pc = v->position + 3 * (size_t)c;
-		double bound = 0;
+		pc[0] = tree->px[c];
+		pc[1] = tree->py[c];
+		pc[2] = tree->pz[c];
+		double bound2 = 0;
 		for (int corner = 0; corner < 8; corner++) {
 			double x = corner & 1 ? hi[0] : lo[0], y = corner & 2 ? hi[1] : lo[1],
 			       z = corner & 4 ? hi[2] : lo[2];
 			double d2 = distance2(x, y, z, pc[0], pc[1], pc[2]);
-			bound = d2 > bound ? d2 : bound;
+			bound2 = d2 > bound2 ? d2 : bound2;
 		}
-		bound = sqrt(bound) * (1 + 1e-9) + 1e-300;
-		int nc = kd_within_box(tree, lo, hi, bound, cand, TILE_CANDIDATES);
+		double bound = sqrt(bound2) * (1 + 1e-9) + 1e-300;
+		int nc = kd_within_box(tree, lo, hi, bound, cand, TILE_GATHER);
+		if (nc >= 0) {
+			int kept = 0;
+			for (int m = 0; m < nc && kept <= TILE_CANDIDATES; m++) {
+				uint32_t id = cand[m];
+				double p[3] = { tree->px[id], tree->py[id], tree->pz[id] };
+				if (may_win(pc, p, lo, hi, bound2))
+					cand[kept++] = id;
+			}
+			nc = kept <= TILE_CANDIDATES ? kept : -1;
+		}
 		if (nc < 0) {
 			/* Too many candidates: halve the tile along its longest side. */
 			struct tile a = t, b = t;
@@ -170,8 +219,8 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 			stack[top++] = a;
 			continue;
 		}
-		if (nc == 0) { /* cannot happen (c itself is within U), but never guess */
-			points_one_by_one(w, &t, q, hint);
+		if (nc == 0) { /* cannot happen (c itself is kept), but never guess */
+			points_one_by_one(w, &t, &q, hint);
 			continue;
 		}
 		/* In index order, so that the first of equal distances is the lowest
@@ -184,27 +233,17 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 			cand[at] = x;
 		}
 		for (int m = 0; m < nc; m++) {
-			const float *p = v->position + 3 * (size_t)cand[m];
-			cx[m] = p[0];
-			cy[m] = p[1];
-			cz[m] = p[2];
+			cx[m] = tree->px[cand[m]];
+			cy[m] = tree->py[cand[m]];
+			cz[m] = tree->pz[cand[m]];
 		}
+		nearest_among(n, q.x, q.y, q.z, nc, cx, cy, cz, best, best_d2);
 		n = 0;
 		for (int64_t i = t.i0; i < t.i1; i++)
 			for (int64_t j = t.j0; j < t.j1; j++)
 				for (int64_t k = t.k0; k < t.k1; k++, n++) {
-					double dist[TILE_CANDIDATES];
-					const double qx = q[n][0], qy = q[n][1], qz = q[n][2];
-					for (int m = 0; m < nc; m++)
-						dist[m] = distance2(qx, qy, qz, cx[m], cy[m], cz[m]);
-					double bd = dist[0];
-					int bm = 0;
-					for (int m = 1; m < nc; m++)
-						if (dist[m] < bd) {
-							bd = dist[m];
-							bm = m;
-						}
-					store_point(w, i, j, k, q[n], cand[bm], bd);
+					double p[3] = { q.x[n], q.y[n], q.z[n] };
+					store_point(w, i, j, k, p, cand[best[n]], best_d2[n]);
 				}
 	}
 }
