@@ -95,6 +95,59 @@ struct tile_points {
 	double x[TILE_POINTS], y[TILE_POINTS], z[TILE_POINTS];
 };
 
+/* What store_point does for every point of tile t (bounding box [lo, hi]),
+ * their cells and distances known, a channel at a time. The box's distance
+ * to the pruning box's boundary, s, is never more than a point's (the
+ * roundings are monotone), so a point with d2 <= s^2 has no excess, as
+ * interp_excess would find; the others go through it. */
+static void store_tile(struct worker *w, const struct tile *t, const struct tile_points *q,
+		       const double lo[3], const double hi[3], const uint32_t *cell, const double *d2)
+{
+	const struct job *job = w->job;
+	const struct interp_rules *rules = &job->rules;
+	const float *value = job->v->value;
+	double s = INFINITY;
+	for (int d = 0; d < 3; d++) {
+		double below = lo[d] - rules->box_min[d], above = rules->box_max[d] - hi[d];
+		s = below < s ? below : s;
+		s = above < s ? above : s;
+	}
+	const double s2 = s > 0 ? s * s : -1;
+	unsigned char filled[TILE_POINTS];
+	const int n = (int)((t->i1 - t->i0) * (t->j1 - t->j0) * (t->k1 - t->k0));
+	for (int m = 0; m < n; m++) {
+		if (!(d2[m] <= s2)) {
+			double p[3] = { q->x[m], q->y[m], q->z[m] };
+			double excess = interp_excess(rules, p, d2[m]);
+			if (excess > 0) {
+				w->at_risk++;
+				if (excess > w->need)
+					w->need = excess;
+			}
+		}
+		filled[m] = (unsigned char)interp_filled(rules, job->v->radius, cell[m], d2[m]);
+		w->filled += filled[m];
+	}
+	/* The slab is laid out (r, channel, lon, lat): one file chunk per r. */
+	const int64_t nlon = job->grid->g.lon_steps, nlat = job->grid->g.lat_steps;
+	const size_t channel_stride = (size_t)nlon * (size_t)nlat;
+	const int64_t nj = t->j1 - t->j0, nk = t->k1 - t->k0;
+	for (int64_t i = t->i0; i < t->i1; i++) {
+		const int m0 = (int)((i - t->i0) * nj * nk);
+		float *plane = job->slab + (size_t)(i - job->r0) * VIEW_CHANNELS * channel_stride;
+		for (int c = 0; c < VIEW_CHANNELS; c++) {
+			float *out = plane + (size_t)c * channel_stride;
+			for (int64_t j = 0; j < nj; j++) {
+				float *row = out + (size_t)(t->j0 + j) * (size_t)nlat + (size_t)t->k0;
+				const int mj = m0 + (int)(j * nk);
+				for (int64_t k = 0; k < nk; k++)
+					row[k] = filled[mj + k] ? rules->fill
+								: value[VIEW_CHANNELS * (size_t)cell[mj + k] + (size_t)c];
+			}
+		}
+	}
+}
+
 /* Every point of t on its own: brute force, or a k-d tree search. */
 static void points_one_by_one(struct worker *w, const struct tile *t, const struct tile_points *q,
 			      uint32_t *hint)
@@ -147,6 +200,7 @@ static int may_win(const double c[3], const double p[3], const double lo[3], con
 static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 {
 	const struct job *job = w->job;
+	const struct view *v = job->v;
 	const struct kd_tree *tree = job->tree;
 	struct tile stack[64];
 	int top = 0;
@@ -155,6 +209,7 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 	uint32_t cand[TILE_GATHER];
 	double cx[TILE_CANDIDATES], cy[TILE_CANDIDATES], cz[TILE_CANDIDATES];
 	int best[TILE_POINTS];
+	uint32_t cell[TILE_POINTS];
 	double best_d2[TILE_POINTS];
 	while (top > 0) {
 		struct tile t = stack[--top];
@@ -198,10 +253,10 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 		if (nc >= 0) {
 			int kept = 0;
 			for (int m = 0; m < nc && kept <= TILE_CANDIDATES; m++) {
-				uint32_t id = cand[m];
-				double p[3] = { tree->px[id], tree->py[id], tree->pz[id] };
+				uint32_t slot = cand[m];
+				double p[3] = { tree->x[slot], tree->y[slot], tree->z[slot] };
 				if (may_win(pc, p, lo, hi, bound2))
-					cand[kept++] = id;
+					cand[kept++] = slot;
 			}
 			nc = kept <= TILE_CANDIDATES ? kept : -1;
 		}
@@ -225,26 +280,26 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 		}
 		/* In index order, so that the first of equal distances is the lowest
 		 * index (insertion sort: a few dozen candidates). */
-		for (int m = 1; m < nc; m++) {
-			uint32_t x = cand[m];
-			int at = m;
-			for (; at > 0 && cand[at - 1] > x; at--)
-				cand[at] = cand[at - 1];
-			cand[at] = x;
-		}
 		for (int m = 0; m < nc; m++) {
-			cx[m] = tree->px[cand[m]];
-			cy[m] = tree->py[cand[m]];
-			cz[m] = tree->pz[cand[m]];
+			uint32_t slot = cand[m], id = tree->index[slot];
+			double x = tree->x[slot], y = tree->y[slot], z = tree->z[slot];
+			int at = m;
+			for (; at > 0 && cand[at - 1] > id; at--) {
+				cand[at] = cand[at - 1];
+				cx[at] = cx[at - 1];
+				cy[at] = cy[at - 1];
+				cz[at] = cz[at - 1];
+			}
+			cand[at] = id;
+			cx[at] = x;
+			cy[at] = y;
+			cz[at] = z;
+			__builtin_prefetch(v->value + VIEW_CHANNELS * (size_t)id);
 		}
 		nearest_among(n, q.x, q.y, q.z, nc, cx, cy, cz, best, best_d2);
-		n = 0;
-		for (int64_t i = t.i0; i < t.i1; i++)
-			for (int64_t j = t.j0; j < t.j1; j++)
-				for (int64_t k = t.k0; k < t.k1; k++, n++) {
-					double p[3] = { q.x[n], q.y[n], q.z[n] };
-					store_point(w, i, j, k, p, cand[best[n]], best_d2[n]);
-				}
+		for (int m = 0; m < n; m++)
+			cell[m] = cand[best[m]];
+		store_tile(w, &t, &q, lo, hi, cell, best_d2);
 	}
 }
 

@@ -362,7 +362,7 @@ int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3
 		}
 		if ((uint32_t)(cap - found) >= m) {
 			for (uint32_t i = 0; i < m; i++) {
-				out[found] = t->index[b + i];
+				out[found] = b + i;
 				found += d2[i] <= r2;
 			}
 			continue;
@@ -372,7 +372,7 @@ int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3
 				continue;
 			if (found == cap)
 				return -1;
-			out[found++] = t->index[b + i];
+			out[found++] = b + i;
 		}
 	}
 	return found;

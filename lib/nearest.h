@@ -114,8 +114,9 @@ int kd_knearest(const struct kd_tree *t, double qx, double qy, double qz, int k,
 
 /* Cells whose distance to the box [lo, hi] is at most radius (true
  * distance; the test is made with radius^2 in double, so pass a radius with
- * a margin). Their original indices go to out, at most cap of them.
- * Returns how many, or -1 if there are more than cap. */
+ * a margin). Their slots in tree order go to out (t->index[slot] is the
+ * cell; t->x[slot]... its position, read where the search just read it),
+ * at most cap of them. Returns how many, or -1 if there are more than cap. */
 int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3], double radius,
 		  uint32_t *out, int cap);
 
