@@ -87,6 +87,12 @@ static int within_matches(const struct kd_tree *t, const float *p, uint32_t n, c
 	int cap = (int)n + (int)rng_below(s, 3);
 	int ng = kd_within_box(t, lo, hi, radius, got, cap);
 	int same = ng == nw;
+	for (int m = 0; m < ng; m++) { /* slots to cells, with their positions */
+		uint32_t id = t->index[got[m]];
+		same &= t->x[got[m]] == p[3 * id] && t->y[got[m]] == p[3 * id + 1] &&
+			t->z[got[m]] == p[3 * id + 2];
+		got[m] = id;
+	}
 	if (same) {
 		qsort(got, (size_t)ng, sizeof *got, by_index);
 		same = memcmp(want, got, (size_t)nw * sizeof *want) == 0;
