@@ -95,17 +95,20 @@ struct tile_points {
 	double x[TILE_POINTS], y[TILE_POINTS], z[TILE_POINTS];
 };
 
-/* What store_point does for every point of tile t (bounding box [lo, hi]),
- * their cells and distances known, a channel at a time. The box's distance
- * to the pruning box's boundary, s, is never more than a point's (the
- * roundings are monotone), so a point with d2 <= s^2 has no excess, as
+/* What store_point does for every point of tile t (bounding box [lo, hi])
+ * that the search among candidates cand[0..nc) has settled: point m has
+ * candidate best[m], at d2[m]. value holds the candidates' values and, in
+ * row nc, the fill; best[m] becomes nc where the point is filled, so that
+ * the rows are then copied a channel at a time without a test. The box's
+ * distance to the pruning box's boundary, s, is never more than a point's
+ * (the roundings are monotone), so a point with d2 <= s^2 has no excess, as
  * interp_excess would find; the others go through it. */
 static void store_tile(struct worker *w, const struct tile *t, const struct tile_points *q,
-		       const double lo[3], const double hi[3], const uint32_t *cell, const double *d2)
+		       const double lo[3], const double hi[3], const uint32_t *cand, int nc,
+		       const float (*value)[VIEW_CHANNELS], int *best, const double *d2)
 {
 	const struct job *job = w->job;
 	const struct interp_rules *rules = &job->rules;
-	const float *value = job->v->value;
 	double s = INFINITY;
 	for (int d = 0; d < 3; d++) {
 		double below = lo[d] - rules->box_min[d], above = rules->box_max[d] - hi[d];
@@ -113,7 +116,6 @@ static void store_tile(struct worker *w, const struct tile *t, const struct tile
 		s = above < s ? above : s;
 	}
 	const double s2 = s > 0 ? s * s : -1;
-	unsigned char filled[TILE_POINTS];
 	const int n = (int)((t->i1 - t->i0) * (t->j1 - t->j0) * (t->k1 - t->k0));
 	for (int m = 0; m < n; m++) {
 		if (!(d2[m] <= s2)) {
@@ -125,26 +127,43 @@ static void store_tile(struct worker *w, const struct tile *t, const struct tile
 					w->need = excess;
 			}
 		}
-		filled[m] = (unsigned char)interp_filled(rules, job->v->radius, cell[m], d2[m]);
-		w->filled += filled[m];
+		if (interp_filled(rules, job->v->radius, cand[best[m]], d2[m])) {
+			w->filled++;
+			best[m] = nc;
+		}
 	}
 	/* The slab is laid out (r, channel, lon, lat): one file chunk per r. */
 	const int64_t nlon = job->grid->g.lon_steps, nlat = job->grid->g.lat_steps;
 	const size_t channel_stride = (size_t)nlon * (size_t)nlat;
-	const int64_t nj = t->j1 - t->j0, nk = t->k1 - t->k0;
+	const int nj = (int)(t->j1 - t->j0), nk = (int)(t->k1 - t->k0);
 	for (int64_t i = t->i0; i < t->i1; i++) {
-		const int m0 = (int)((i - t->i0) * nj * nk);
-		float *plane = job->slab + (size_t)(i - job->r0) * VIEW_CHANNELS * channel_stride;
-		for (int c = 0; c < VIEW_CHANNELS; c++) {
-			float *out = plane + (size_t)c * channel_stride;
-			for (int64_t j = 0; j < nj; j++) {
-				float *row = out + (size_t)(t->j0 + j) * (size_t)nlat + (size_t)t->k0;
-				const int mj = m0 + (int)(j * nk);
-				for (int64_t k = 0; k < nk; k++)
-					row[k] = filled[mj + k] ? rules->fill
-								: value[VIEW_CHANNELS * (size_t)cell[mj + k] + (size_t)c];
+		float *plane = job->slab + (size_t)(i - job->r0) * VIEW_CHANNELS * channel_stride +
+			       (size_t)t->j0 * (size_t)nlat + (size_t)t->k0;
+		for (int j = 0; j < nj; j++) {
+			const int *row_best = best + ((int)(i - t->i0) * nj + j) * nk;
+			for (int c = 0; c < VIEW_CHANNELS; c++) {
+				float *row = plane + (size_t)c * channel_stride + (size_t)j * (size_t)nlat;
+				for (int k = 0; k < nk; k++)
+					row[k] = value[row_best[k]][c];
 			}
 		}
+	}
+}
+
+/* Asks for the slab's lines that tile t will write, so that fetching them
+ * (the slab is far larger than the caches) overlaps the tile's search. */
+static void prefetch_tile_output(const struct job *job, const struct tile *t)
+{
+	const int64_t nlon = job->grid->g.lon_steps, nlat = job->grid->g.lat_steps;
+	const size_t channel_stride = (size_t)nlon * (size_t)nlat;
+	for (int64_t i = t->i0; i < t->i1; i++) {
+		float *plane = job->slab + (size_t)(i - job->r0) * VIEW_CHANNELS * channel_stride;
+		for (int c = 0; c < VIEW_CHANNELS; c++)
+			for (int64_t j = t->j0; j < t->j1; j++) {
+				float *row = plane + (size_t)c * channel_stride + (size_t)j * (size_t)nlat;
+				__builtin_prefetch(row + t->k0, 1);
+				__builtin_prefetch(row + t->k1 - 1, 1);
+			}
 	}
 }
 
@@ -209,7 +228,7 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 	uint32_t cand[TILE_GATHER];
 	double cx[TILE_CANDIDATES], cy[TILE_CANDIDATES], cz[TILE_CANDIDATES];
 	int best[TILE_POINTS];
-	uint32_t cell[TILE_POINTS];
+	float value[TILE_CANDIDATES + 1][VIEW_CHANNELS];
 	double best_d2[TILE_POINTS];
 	while (top > 0) {
 		struct tile t = stack[--top];
@@ -232,6 +251,7 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 			points_one_by_one(w, &t, &q, hint);
 			continue;
 		}
+		prefetch_tile_output(job, &t);
 		double centre[3] = { 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), 0.5 * (lo[2] + hi[2]) };
 		uint32_t c = *hint;
 		double pc[3] = { tree->px[c], tree->py[c], tree->pz[c] };
@@ -297,9 +317,12 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 			__builtin_prefetch(v->value + VIEW_CHANNELS * (size_t)id);
 		}
 		nearest_among(n, q.x, q.y, q.z, nc, cx, cy, cz, best, best_d2);
-		for (int m = 0; m < n; m++)
-			cell[m] = cand[best[m]];
-		store_tile(w, &t, &q, lo, hi, cell, best_d2);
+		for (int m = 0; m < nc; m++)
+			memcpy(value[m], v->value + VIEW_CHANNELS * (size_t)cand[m], sizeof value[m]);
+		for (int c = 0; c < VIEW_CHANNELS; c++)
+			value[nc][c] = job->rules.fill;
+		store_tile(w, &t, &q, lo, hi, cand, nc, (const float (*)[VIEW_CHANNELS])value, best,
+			   best_d2);
 	}
 }
 
