@@ -47,13 +47,12 @@ struct worker {
 };
 
 /* Tiles of grid points searched together. For a tile, c is the nearest cell
- * to the centre of the points' bounding box and U the largest distance from
- * a corner of that box to c: every point of the tile has a cell within U, so
- * its nearest cell lies within U of the box. Of those cells, only the ones
- * that are nearer than c (or as near) to some point of the box can win
- * anywhere in the tile (the certificate below). The survivors are searched
- * point by point, in index order, with the same distances as brute force:
- * the same cell wins, ties included. A tile with too many is split. */
+ * to the centre of the points' bounding box. Only the cells that may be as
+ * near as c to some point of the box can win anywhere in the tile: the
+ * tile's contenders (kd_contenders, a certificate with an allowance far
+ * above the roundings). They are searched point by point, in index order,
+ * with the same distances as brute force: the same cell wins, ties
+ * included. A tile with too many is split. */
 #ifndef TILE_R /* measured with bench/interp: flat between 4x4x4 and 8x8x8 */
 #define TILE_R 4
 #define TILE_LON 8
@@ -61,8 +60,6 @@ struct worker {
 #define TILE_CANDIDATES 64
 #endif
 #define TILE_POINTS (TILE_R * TILE_LON * TILE_LAT)
-/* Cells gathered within U before the certificate thins them out. */
-#define TILE_GATHER (4 * TILE_CANDIDATES)
 
 struct tile {
 	int64_t i0, i1, j0, j1, k0, k1; /* half-open index ranges */
@@ -193,29 +190,6 @@ static void points_one_by_one(struct worker *w, const struct tile *t, const stru
 			}
 }
 
-/* Whether cell p can be as near as cell c to some point of the box [lo, hi],
- * given that no point of the box is farther than bound2 (a distance2) from
- * c. If p wins at a point q, distance2(q, p) <= distance2(q, c), and as each
- * distance2 is within 5 ulp of the exact square, |q - p|^2 - |q - c|^2 is at
- * most about 11 ulp of bound2. That difference is linear in q,
- *     f(q) = |p - c|^2 - 2 (q - c).(p - c),
- * so its least value over the box is at the corner chosen by the signs of
- * p - c (exact signs: a rounded difference keeps its sign). Evaluated in
- * double, f is off by at most a few ulp of its terms' magnitudes. p is
- * dropped only when f there exceeds both allowances many times over. */
-static int may_win(const double c[3], const double p[3], const double lo[3], const double hi[3],
-		   double bound2)
-{
-	double f = 0, size = bound2;
-	for (int d = 0; d < 3; d++) {
-		double e = p[d] - c[d];
-		double a = (e > 0 ? hi[d] : lo[d]) - c[d];
-		f += e * e - 2 * (a * e);
-		size += e * e + 2 * fabs(a * e);
-	}
-	return f <= 1e-12 * size;
-}
-
 static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 {
 	const struct job *job = w->job;
@@ -225,7 +199,7 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 	int top = 0;
 	stack[top++] = whole;
 	struct tile_points q;
-	uint32_t cand[TILE_GATHER];
+	uint32_t cand[TILE_CANDIDATES];
 	double cx[TILE_CANDIDATES], cy[TILE_CANDIDATES], cz[TILE_CANDIDATES];
 	int best[TILE_POINTS];
 	float value[TILE_CANDIDATES + 1][VIEW_CHANNELS];
@@ -268,18 +242,7 @@ static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
 			double d2 = distance2(x, y, z, pc[0], pc[1], pc[2]);
 			bound2 = d2 > bound2 ? d2 : bound2;
 		}
-		double bound = sqrt(bound2) * (1 + 1e-9) + 1e-300;
-		int nc = kd_within_box(tree, lo, hi, bound, cand, TILE_GATHER);
-		if (nc >= 0) {
-			int kept = 0;
-			for (int m = 0; m < nc && kept <= TILE_CANDIDATES; m++) {
-				uint32_t slot = cand[m];
-				double p[3] = { tree->x[slot], tree->y[slot], tree->z[slot] };
-				if (may_win(pc, p, lo, hi, bound2))
-					cand[kept++] = slot;
-			}
-			nc = kept <= TILE_CANDIDATES ? kept : -1;
-		}
+		int nc = kd_contenders(tree, lo, hi, pc, bound2, cand, TILE_CANDIDATES);
 		if (nc < 0) {
 			/* Too many candidates: halve the tile along its longest side. */
 			struct tile a = t, b = t;

@@ -297,78 +297,106 @@ static inline double axis_gap(double alo, double ahi, double blo, double bhi)
 	return g > 0 ? g : 0;
 }
 
-/* axis_gap for four points v against [lo, hi]; a macro, as vectors passed by
- * value would change the ABI between the AVX2 and the generic builds. */
-#define VGAP(g, v, lo, hi)                                                   \
-	do {                                                                 \
-		vdouble4 a_ = (v) - (hi), b_ = (lo) - (v);                   \
-		vmask4 ab_ = a_ > b_;                                        \
-		vmask4 m_ = ((vmask4)a_ & ab_) | ((vmask4)b_ & ~ab_);        \
-		(g) = (vdouble4)(m_ & ((vdouble4)m_ > 0));                   \
-	} while (0)
-
-/* Squared distance between two boxes (0 if they overlap). */
-static inline double box_box_distance2(const double alo[3], const double ahi[3], const double blo[3],
-				       const double bhi[3])
+/* The contenders of a box for a cell c at distance at most sqrt(bound2)
+ * from all its points. If p wins at a point q of the box, distance2(q, p)
+ * <= distance2(q, c), and as each distance2 is within 5 ulp of the exact
+ * square, h(q) = |q - p|^2 - |q - c|^2 is at most 11 ulp of bound2. For all
+ * the cells of a node's box N, |q - p| >= dist(q, N), and
+ *     dist(q, N)^2 - |q - c|^2 = sum over axes of gap(q_d)^2 - (q_d - c_d)^2,
+ * gap being the distance from q_d to N's interval: each term is linear
+ * outside that interval and -(q_d - c_d)^2 inside, with matching slopes, so
+ * concave, and its least over the box's interval is at one of its ends. A
+ * node (or a cell: a box of one point) is dropped only when the sum of those
+ * least values exceeds 1e-12 of the magnitudes involved: many times the
+ * allowance above and the roundings of the sum, so that no cell that can win
+ * is ever dropped. */
+static inline double axis_contend(double nlo, double nhi, double lo, double hi, double c,
+				  double *size)
 {
-	double gx = axis_gap(alo[0], ahi[0], blo[0], bhi[0]);
-	double gy = axis_gap(alo[1], ahi[1], blo[1], bhi[1]);
-	double gz = axis_gap(alo[2], ahi[2], blo[2], bhi[2]);
-	return (gx * gx + gy * gy) + gz * gz;
+	double glo = axis_gap(nlo, nhi, lo, lo), ghi = axis_gap(nlo, nhi, hi, hi);
+	double clo = (lo - c) * (lo - c), chi = (hi - c) * (hi - c);
+	double a = glo * glo - clo, b = ghi * ghi - chi;
+	double sa = glo * glo + clo, sb = ghi * ghi + chi;
+	*size += sa > sb ? sa : sb;
+	return a < b ? a : b;
 }
 
-int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3], double radius,
-		  uint32_t *out, int cap)
+static inline int node_contends(const double nlo[3], const double nhi[3], const double lo[3],
+				const double hi[3], const double c[3], double bound2)
+{
+	double size = bound2;
+	double h = axis_contend(nlo[0], nhi[0], lo[0], hi[0], c[0], &size);
+	h += axis_contend(nlo[1], nhi[1], lo[1], hi[1], c[1], &size);
+	h += axis_contend(nlo[2], nhi[2], lo[2], hi[2], c[2], &size);
+	return h <= 1e-12 * size + 1e-300;
+}
+
+/* axis_contend for four cells at v (their gaps to lo and hi are |v - lo| and
+ * |v - hi|); a macro, as vectors passed by value would change the ABI
+ * between the AVX2 and the generic builds. */
+#define VCONTEND(h, size, v, lo, hi, clo, chi)                                       \
+	do {                                                                         \
+		vdouble4 dl_ = (v) - (lo), dh_ = (v) - (hi);                          \
+		vdouble4 a_ = dl_ * dl_ - (clo), b_ = dh_ * dh_ - (chi);              \
+		vdouble4 sa_ = dl_ * dl_ + (clo), sb_ = dh_ * dh_ + (chi);            \
+		vmask4 ab_ = a_ < b_, s_ = sa_ > sb_;                                 \
+		(h) += (vdouble4)(((vmask4)a_ & ab_) | ((vmask4)b_ & ~ab_));          \
+		(size) += (vdouble4)(((vmask4)sa_ & s_) | ((vmask4)sb_ & ~s_));       \
+	} while (0)
+
+int kd_contenders(const struct kd_tree *t, const double lo[3], const double hi[3],
+		  const double c[3], double bound2, uint32_t *out, int cap)
 {
 	if (t->n == 0)
 		return 0;
-	double r2 = radius * radius;
+	double clo[3], chi[3];
+	for (int d = 0; d < 3; d++) {
+		clo[d] = (lo[d] - c[d]) * (lo[d] - c[d]);
+		chi[d] = (hi[d] - c[d]) * (hi[d] - c[d]);
+	}
 	int found = 0;
 	uint32_t stack[128];
 	int top = 0;
 	stack[top++] = 0;
 	while (top > 0) {
 		const struct kd_node *nd = &t->nodes[stack[--top]];
-		if (box_box_distance2(nd->lo, nd->hi, lo, hi) > r2)
+		if (!node_contends(nd->lo, nd->hi, lo, hi, c, bound2))
 			continue;
 		if (nd->left) {
 			stack[top++] = nd->left + 1;
 			stack[top++] = nd->left;
 			continue;
 		}
-		/* The leaf's distances first, four cells at a time (axis_gap with
-		 * masks: the same values), then the cells within r kept without a
-		 * branch while they surely fit. */
+		/* The leaf's cells four at a time, then those that contend kept
+		 * without a branch while they surely fit. */
 		const uint32_t b = nd->begin, m = nd->end - nd->begin;
-		double d2[LEAF_CELLS];
+		int keep[LEAF_CELLS];
 		uint32_t i = 0;
 		for (; i + 4 <= m; i += 4) {
-			vdouble4 x, y, z;
+			vdouble4 x, y, z, h = { 0, 0, 0, 0 }, size = { bound2, bound2, bound2, bound2 };
 			memcpy(&x, t->x + b + i, sizeof x);
 			memcpy(&y, t->y + b + i, sizeof y);
 			memcpy(&z, t->z + b + i, sizeof z);
-			vdouble4 gx, gy, gz, d;
-			VGAP(gx, x, lo[0], hi[0]);
-			VGAP(gy, y, lo[1], hi[1]);
-			VGAP(gz, z, lo[2], hi[2]);
-			d = (gx * gx + gy * gy) + gz * gz;
-			memcpy(d2 + i, &d, sizeof d);
+			VCONTEND(h, size, x, lo[0], hi[0], clo[0], chi[0]);
+			VCONTEND(h, size, y, lo[1], hi[1], clo[1], chi[1]);
+			VCONTEND(h, size, z, lo[2], hi[2], clo[2], chi[2]);
+			vmask4 k = h <= 1e-12 * size + 1e-300;
+			for (int l = 0; l < 4; l++)
+				keep[i + (uint32_t)l] = k[l] != 0;
 		}
 		for (; i < m; i++) {
-			double gx = axis_gap(t->x[b + i], t->x[b + i], lo[0], hi[0]);
-			double gy = axis_gap(t->y[b + i], t->y[b + i], lo[1], hi[1]);
-			double gz = axis_gap(t->z[b + i], t->z[b + i], lo[2], hi[2]);
-			d2[i] = (gx * gx + gy * gy) + gz * gz;
+			double p[3] = { t->x[b + i], t->y[b + i], t->z[b + i] };
+			keep[i] = node_contends(p, p, lo, hi, c, bound2);
 		}
 		if ((uint32_t)(cap - found) >= m) {
-			for (uint32_t i = 0; i < m; i++) {
+			for (i = 0; i < m; i++) {
 				out[found] = b + i;
-				found += d2[i] <= r2;
+				found += keep[i];
 			}
 			continue;
 		}
-		for (uint32_t i = 0; i < m; i++) {
-			if (d2[i] > r2)
+		for (i = 0; i < m; i++) {
+			if (!keep[i])
 				continue;
 			if (found == cap)
 				return -1;

@@ -112,13 +112,16 @@ void kd_nearest(const struct kd_tree *t, double qx, double qy, double qz, uint32
 int kd_knearest(const struct kd_tree *t, double qx, double qy, double qz, int k, int hints,
 		uint32_t *index, double *d2);
 
-/* Cells whose distance to the box [lo, hi] is at most radius (true
- * distance; the test is made with radius^2 in double, so pass a radius with
- * a margin). Their slots in tree order go to out (t->index[slot] is the
- * cell; t->x[slot]... its position, read where the search just read it),
- * at most cap of them. Returns how many, or -1 if there are more than cap. */
-int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3], double radius,
-		  uint32_t *out, int cap);
+/* The contenders of the box [lo, hi] against the cell at c: the cells that
+ * may be as near as c to some point of the box (bound2 is the largest
+ * distance2 from a corner of the box to c). Every cell that is the nearest
+ * (distance2, ties to the lower index) to a point of the box is one of them,
+ * c and its duplicates included; most of the others are not. Their slots in
+ * tree order go to out (t->index[slot] is the cell, t->x[slot]... its
+ * position, read where the search just read it), at most cap of them.
+ * Returns how many, or -1 if there are more than cap. */
+int kd_contenders(const struct kd_tree *t, const double lo[3], const double hi[3],
+		  const double c[3], double bound2, uint32_t *out, int cap);
 
 /* For each of n points (qx, qy, qz), the first of nc >= 1 candidates (cx, cy,
  * cz) at the least distance2, as a scan of the candidates in order picks it:
