@@ -344,11 +344,10 @@ static inline int node_contends(const double nlo[3], const double nhi[3], const 
 		(size) += (vdouble4)(((vmask4)sa_ & s_) | ((vmask4)sb_ & ~s_));       \
 	} while (0)
 
-int kd_contenders(const struct kd_tree *t, const double lo[3], const double hi[3],
-		  const double c[3], double bound2, uint32_t *out, int cap)
+static inline __attribute__((always_inline)) int
+contenders_body(const struct kd_tree *t, const double lo[3], const double hi[3], const double c[3],
+		double bound2, uint32_t *out, int cap)
 {
-	if (t->n == 0)
-		return 0;
 	double clo[3], chi[3];
 	for (int d = 0; d < 3; d++) {
 		clo[d] = (lo[d] - c[d]) * (lo[d] - c[d]);
@@ -490,14 +489,22 @@ static inline __attribute__((always_inline)) void among_body(int n, const double
 	}
 }
 
-void nearest_among_portable(int n, const double *qx, const double *qy, const double *qz, int nc,
-			    const double *cx, const double *cy, const double *cz, int *best,
-			    double *best_d2)
+/* The SIMD functions twice: for the machine the build targets (SSE2 on
+ * x86-64), and where the CPU has it, for AVX2, chosen when called. */
+static int portable_only;
+
+void nearest_portable(int on)
 {
-	among_body(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
+	portable_only = on;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#define AVX2_BUILD 1
+int nearest_avx2(void)
+{
+	return !portable_only && __builtin_cpu_supports("avx2");
+}
+
 __attribute__((target("avx2"))) static void among_avx2(int n, const double *qx, const double *qy,
 							const double *qz, int nc, const double *cx,
 							const double *cy, const double *cz, int *best,
@@ -506,28 +513,41 @@ __attribute__((target("avx2"))) static void among_avx2(int n, const double *qx, 
 	among_body(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
 }
 
-int nearest_among_avx2(void)
+__attribute__((target("avx2"))) static int contenders_avx2(const struct kd_tree *t,
+							   const double lo[3], const double hi[3],
+							   const double c[3], double bound2,
+							   uint32_t *out, int cap)
 {
-	return __builtin_cpu_supports("avx2");
-}
-
-void nearest_among(int n, const double *qx, const double *qy, const double *qz, int nc,
-		   const double *cx, const double *cy, const double *cz, int *best, double *best_d2)
-{
-	if (__builtin_cpu_supports("avx2"))
-		among_avx2(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
-	else
-		among_body(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
+	return contenders_body(t, lo, hi, c, bound2, out, cap);
 }
 #else
-int nearest_among_avx2(void)
+#define AVX2_BUILD 0
+int nearest_avx2(void)
 {
 	return 0;
 }
+#endif
 
 void nearest_among(int n, const double *qx, const double *qy, const double *qz, int nc,
 		   const double *cx, const double *cy, const double *cz, int *best, double *best_d2)
 {
+#if AVX2_BUILD
+	if (nearest_avx2()) {
+		among_avx2(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
+		return;
+	}
+#endif
 	among_body(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
 }
+
+int kd_contenders(const struct kd_tree *t, const double lo[3], const double hi[3],
+		  const double c[3], double bound2, uint32_t *out, int cap)
+{
+	if (t->n == 0)
+		return 0;
+#if AVX2_BUILD
+	if (nearest_avx2())
+		return contenders_avx2(t, lo, hi, c, bound2, out, cap);
 #endif
+	return contenders_body(t, lo, hi, c, bound2, out, cap);
+}

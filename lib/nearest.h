@@ -130,12 +130,11 @@ int kd_contenders(const struct kd_tree *t, const double lo[3], const double hi[3
  * the scalar roundings in the scalar order, so the choice is the same. */
 void nearest_among(int n, const double *qx, const double *qy, const double *qz, int nc,
 		   const double *cx, const double *cy, const double *cz, int *best, double *best_d2);
-/* The same without AVX2, whatever the CPU (what other CPUs run; for tests). */
-void nearest_among_portable(int n, const double *qx, const double *qy, const double *qz, int nc,
-			    const double *cx, const double *cy, const double *cz, int *best,
-			    double *best_d2);
-/* Whether nearest_among takes the AVX2 path on this CPU. */
-int nearest_among_avx2(void);
+/* Whether nearest_among and kd_contenders take their AVX2 builds (on a CPU
+ * that has AVX2, unless told otherwise); for the tests, nearest_portable(1)
+ * makes them take the builds that other CPUs run. */
+int nearest_avx2(void);
+void nearest_portable(int on);
 
 /* Reference: the brute-force search over positions in order. */
 uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, double qz,
