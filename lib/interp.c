@@ -60,6 +60,9 @@ struct worker {
 #define TILE_CANDIDATES 64
 #endif
 #define TILE_POINTS (TILE_R * TILE_LON * TILE_LAT)
+/* The most contenders a tile's halves take from it; with more, they go
+ * back to the tree. */
+#define TILE_GATHER (8 * TILE_CANDIDATES)
 
 struct tile {
 	int64_t i0, i1, j0, j1, k0, k1; /* half-open index ranges */
@@ -190,103 +193,138 @@ static void points_one_by_one(struct worker *w, const struct tile *t, const stru
 			}
 }
 
-static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
+/* The largest distance2 from a corner of the box [lo, hi] to c. */
+static double corner_bound2(const double lo[3], const double hi[3], const double c[3])
+{
+	double bound2 = 0;
+	for (int corner = 0; corner < 8; corner++) {
+		double x = corner & 1 ? hi[0] : lo[0], y = corner & 2 ? hi[1] : lo[1],
+		       z = corner & 4 ? hi[2] : lo[2];
+		double d2 = distance2(x, y, z, c[0], c[1], c[2]);
+		bound2 = d2 > bound2 ? d2 : bound2;
+	}
+	return bound2;
+}
+
+/* A tile's contenders, as tree slots. */
+struct contenders {
+	int n;
+	uint32_t slot[TILE_GATHER];
+};
+
+/* Searches tile t. Its contenders come from the tree, or when t is half of
+ * a tile that had too many, from that tile's (parent): a cell that can win
+ * in the half can win in the whole. The half's c is then the parent's
+ * contender nearest to the half's centre, which is its nearest cell. */
+static void do_tile(struct worker *w, struct tile t, const struct contenders *parent,
+		    uint32_t *hint)
 {
 	const struct job *job = w->job;
 	const struct view *v = job->v;
 	const struct kd_tree *tree = job->tree;
-	struct tile stack[64];
-	int top = 0;
-	stack[top++] = whole;
 	struct tile_points q;
-	uint32_t cand[TILE_CANDIDATES];
-	double cx[TILE_CANDIDATES], cy[TILE_CANDIDATES], cz[TILE_CANDIDATES];
-	int best[TILE_POINTS];
-	float value[TILE_CANDIDATES + 1][VIEW_CHANNELS];
-	double best_d2[TILE_POINTS];
-	while (top > 0) {
-		struct tile t = stack[--top];
-		int n = 0;
-		double lo[3] = { INFINITY, INFINITY, INFINITY }, hi[3] = { -INFINITY, -INFINITY, -INFINITY };
-		for (int64_t i = t.i0; i < t.i1; i++)
-			for (int64_t j = t.j0; j < t.j1; j++)
-				for (int64_t k = t.k0; k < t.k1; k++, n++) {
-					double p[3];
-					grid_point(job->grid, i, j, k, p);
-					q.x[n] = p[0];
-					q.y[n] = p[1];
-					q.z[n] = p[2];
-					for (int d = 0; d < 3; d++) {
-						lo[d] = p[d] < lo[d] ? p[d] : lo[d];
-						hi[d] = p[d] > hi[d] ? p[d] : hi[d];
-					}
+	int n = 0;
+	double lo[3] = { INFINITY, INFINITY, INFINITY }, hi[3] = { -INFINITY, -INFINITY, -INFINITY };
+	for (int64_t i = t.i0; i < t.i1; i++)
+		for (int64_t j = t.j0; j < t.j1; j++)
+			for (int64_t k = t.k0; k < t.k1; k++, n++) {
+				double p[3];
+				grid_point(job->grid, i, j, k, p);
+				q.x[n] = p[0];
+				q.y[n] = p[1];
+				q.z[n] = p[2];
+				for (int d = 0; d < 3; d++) {
+					lo[d] = p[d] < lo[d] ? p[d] : lo[d];
+					hi[d] = p[d] > hi[d] ? p[d] : hi[d];
 				}
-		if (job->backend == INTERP_BRUTE || n == 1) {
-			points_one_by_one(w, &t, &q, hint);
-			continue;
+			}
+	if (job->backend == INTERP_BRUTE || n == 1) {
+		points_one_by_one(w, &t, &q, hint);
+		return;
+	}
+	prefetch_tile_output(job, &t);
+	double centre[3] = { 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), 0.5 * (lo[2] + hi[2]) };
+	struct contenders list;
+	double pc[3];
+	if (parent) {
+		uint32_t c = parent->slot[0];
+		double dc = distance2(centre[0], centre[1], centre[2], tree->x[c], tree->y[c], tree->z[c]);
+		for (int m = 1; m < parent->n; m++) {
+			uint32_t s = parent->slot[m];
+			double d = distance2(centre[0], centre[1], centre[2], tree->x[s], tree->y[s],
+					     tree->z[s]);
+			if (d < dc) {
+				dc = d;
+				c = s;
+			}
 		}
-		prefetch_tile_output(job, &t);
-		double centre[3] = { 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), 0.5 * (lo[2] + hi[2]) };
+		pc[0] = tree->x[c];
+		pc[1] = tree->y[c];
+		pc[2] = tree->z[c];
+		list.n = kd_contenders_among(tree, parent->slot, parent->n, lo, hi, pc,
+					     corner_bound2(lo, hi, pc), list.slot);
+	} else {
 		uint32_t c = *hint;
-		double pc[3] = { tree->px[c], tree->py[c], tree->pz[c] };
+		pc[0] = tree->px[c];
+		pc[1] = tree->py[c];
+		pc[2] = tree->pz[c];
 		double dc = distance2(centre[0], centre[1], centre[2], pc[0], pc[1], pc[2]);
 		kd_nearest(tree, centre[0], centre[1], centre[2], &c, &dc);
 		*hint = c;
 		pc[0] = tree->px[c];
 		pc[1] = tree->py[c];
 		pc[2] = tree->pz[c];
-		double bound2 = 0;
-		for (int corner = 0; corner < 8; corner++) {
-			double x = corner & 1 ? hi[0] : lo[0], y = corner & 2 ? hi[1] : lo[1],
-			       z = corner & 4 ? hi[2] : lo[2];
-			double d2 = distance2(x, y, z, pc[0], pc[1], pc[2]);
-			bound2 = d2 > bound2 ? d2 : bound2;
-		}
-		int nc = kd_contenders(tree, lo, hi, pc, bound2, cand, TILE_CANDIDATES);
-		if (nc < 0) {
-			/* Too many candidates: halve the tile along its longest side. */
-			struct tile a = t, b = t;
-			int64_t ni = t.i1 - t.i0, nj = t.j1 - t.j0, nk = t.k1 - t.k0;
-			if (nk >= ni && nk >= nj)
-				a.k1 = b.k0 = t.k0 + nk / 2;
-			else if (nj >= ni)
-				a.j1 = b.j0 = t.j0 + nj / 2;
-			else
-				a.i1 = b.i0 = t.i0 + ni / 2;
-			stack[top++] = b;
-			stack[top++] = a;
-			continue;
-		}
-		if (nc == 0) { /* cannot happen (c itself is kept), but never guess */
-			points_one_by_one(w, &t, &q, hint);
-			continue;
-		}
-		/* In index order, so that the first of equal distances is the lowest
-		 * index (insertion sort: a few dozen candidates). */
-		for (int m = 0; m < nc; m++) {
-			uint32_t slot = cand[m], id = tree->index[slot];
-			double x = tree->x[slot], y = tree->y[slot], z = tree->z[slot];
-			int at = m;
-			for (; at > 0 && cand[at - 1] > id; at--) {
-				cand[at] = cand[at - 1];
-				cx[at] = cx[at - 1];
-				cy[at] = cy[at - 1];
-				cz[at] = cz[at - 1];
-			}
-			cand[at] = id;
-			cx[at] = x;
-			cy[at] = y;
-			cz[at] = z;
-			__builtin_prefetch(v->value + VIEW_CHANNELS * (size_t)id);
-		}
-		nearest_among(n, q.x, q.y, q.z, nc, cx, cy, cz, best, best_d2);
-		for (int m = 0; m < nc; m++)
-			memcpy(value[m], v->value + VIEW_CHANNELS * (size_t)cand[m], sizeof value[m]);
-		for (int c = 0; c < VIEW_CHANNELS; c++)
-			value[nc][c] = job->rules.fill;
-		store_tile(w, &t, &q, lo, hi, cand, nc, (const float (*)[VIEW_CHANNELS])value, best,
-			   best_d2);
+		list.n = kd_contenders(tree, lo, hi, pc, corner_bound2(lo, hi, pc), list.slot,
+				       TILE_GATHER);
 	}
+	if (list.n < 0 || list.n > TILE_CANDIDATES) {
+		/* Too many contenders: halve the tile along its longest side. */
+		struct tile a = t, b = t;
+		int64_t ni = t.i1 - t.i0, nj = t.j1 - t.j0, nk = t.k1 - t.k0;
+		if (nk >= ni && nk >= nj)
+			a.k1 = b.k0 = t.k0 + nk / 2;
+		else if (nj >= ni)
+			a.j1 = b.j0 = t.j0 + nj / 2;
+		else
+			a.i1 = b.i0 = t.i0 + ni / 2;
+		do_tile(w, a, list.n < 0 ? NULL : &list, hint);
+		do_tile(w, b, list.n < 0 ? NULL : &list, hint);
+		return;
+	}
+	if (list.n == 0) { /* cannot happen (c itself is kept), but never guess */
+		points_one_by_one(w, &t, &q, hint);
+		return;
+	}
+	/* In index order, so that the first of equal distances is the lowest
+	 * index (insertion sort: a few dozen candidates). */
+	const int nc = list.n;
+	uint32_t cand[TILE_CANDIDATES];
+	double cx[TILE_CANDIDATES], cy[TILE_CANDIDATES], cz[TILE_CANDIDATES];
+	for (int m = 0; m < nc; m++) {
+		uint32_t slot = list.slot[m], id = tree->index[slot];
+		double x = tree->x[slot], y = tree->y[slot], z = tree->z[slot];
+		int at = m;
+		for (; at > 0 && cand[at - 1] > id; at--) {
+			cand[at] = cand[at - 1];
+			cx[at] = cx[at - 1];
+			cy[at] = cy[at - 1];
+			cz[at] = cz[at - 1];
+		}
+		cand[at] = id;
+		cx[at] = x;
+		cy[at] = y;
+		cz[at] = z;
+		__builtin_prefetch(v->value + VIEW_CHANNELS * (size_t)id);
+	}
+	int best[TILE_POINTS];
+	double best_d2[TILE_POINTS];
+	nearest_among(n, q.x, q.y, q.z, nc, cx, cy, cz, best, best_d2);
+	float value[TILE_CANDIDATES + 1][VIEW_CHANNELS];
+	for (int m = 0; m < nc; m++)
+		memcpy(value[m], v->value + VIEW_CHANNELS * (size_t)cand[m], sizeof value[m]);
+	for (int c = 0; c < VIEW_CHANNELS; c++)
+		value[nc][c] = job->rules.fill;
+	store_tile(w, &t, &q, lo, hi, cand, nc, (const float (*)[VIEW_CHANNELS])value, best, best_d2);
 }
 
 static void *work(void *arg)
@@ -309,7 +347,7 @@ static void *work(void *arg)
 		t.i1 = t.i0 + TILE_R < job->r0 + job->nr ? t.i0 + TILE_R : job->r0 + job->nr;
 		t.j1 = t.j0 + TILE_LON < nlon ? t.j0 + TILE_LON : nlon;
 		t.k1 = t.k0 + TILE_LAT < nlat ? t.k0 + TILE_LAT : nlat;
-		do_tile(w, t, &hint);
+		do_tile(w, t, NULL, &hint);
 	}
 	return NULL;
 }

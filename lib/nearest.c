@@ -422,6 +422,41 @@ uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, 
 	return bi;
 }
 
+/* The contenders among the cells at the given slots (kd_contenders' test
+ * for each, four at a time); the kept slots go to out, in order. */
+static inline __attribute__((always_inline)) int
+contenders_among_body(const struct kd_tree *t, const uint32_t *slot, int n, const double lo[3],
+		      const double hi[3], const double c[3], double bound2, uint32_t *out)
+{
+	double clo[3], chi[3];
+	for (int d = 0; d < 3; d++) {
+		clo[d] = (lo[d] - c[d]) * (lo[d] - c[d]);
+		chi[d] = (hi[d] - c[d]) * (hi[d] - c[d]);
+	}
+	int found = 0, i = 0;
+	for (; i + 4 <= n; i += 4) {
+		const uint32_t *s4 = slot + i;
+		vdouble4 x = { t->x[s4[0]], t->x[s4[1]], t->x[s4[2]], t->x[s4[3]] };
+		vdouble4 y = { t->y[s4[0]], t->y[s4[1]], t->y[s4[2]], t->y[s4[3]] };
+		vdouble4 z = { t->z[s4[0]], t->z[s4[1]], t->z[s4[2]], t->z[s4[3]] };
+		vdouble4 h = { 0, 0, 0, 0 }, size = { bound2, bound2, bound2, bound2 };
+		VCONTEND(h, size, x, lo[0], hi[0], clo[0], chi[0]);
+		VCONTEND(h, size, y, lo[1], hi[1], clo[1], chi[1]);
+		VCONTEND(h, size, z, lo[2], hi[2], clo[2], chi[2]);
+		vmask4 k = h <= 1e-12 * size + 1e-300;
+		for (int l = 0; l < 4; l++) {
+			out[found] = s4[l];
+			found += k[l] != 0;
+		}
+	}
+	for (; i < n; i++) {
+		double p[3] = { t->x[slot[i]], t->y[slot[i]], t->z[slot[i]] };
+		out[found] = slot[i];
+		found += node_contends(p, p, lo, hi, c, bound2);
+	}
+	return found;
+}
+
 /* nearest_among: eight points at a time, as two vectors of four lanes (GCC's
  * generic vectors: AVX2 registers in the AVX2 build, SSE2 pairs or scalars
  * elsewhere). Per lane the candidates come in order and a strictly smaller
@@ -513,6 +548,13 @@ __attribute__((target("avx2"))) static void among_avx2(int n, const double *qx, 
 	among_body(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
 }
 
+__attribute__((target("avx2"))) static int
+contenders_among_avx2(const struct kd_tree *t, const uint32_t *slot, int n, const double lo[3],
+		      const double hi[3], const double c[3], double bound2, uint32_t *out)
+{
+	return contenders_among_body(t, slot, n, lo, hi, c, bound2, out);
+}
+
 __attribute__((target("avx2"))) static int contenders_avx2(const struct kd_tree *t,
 							   const double lo[3], const double hi[3],
 							   const double c[3], double bound2,
@@ -550,4 +592,14 @@ int kd_contenders(const struct kd_tree *t, const double lo[3], const double hi[3
 		return contenders_avx2(t, lo, hi, c, bound2, out, cap);
 #endif
 	return contenders_body(t, lo, hi, c, bound2, out, cap);
+}
+
+int kd_contenders_among(const struct kd_tree *t, const uint32_t *slot, int n, const double lo[3],
+			const double hi[3], const double c[3], double bound2, uint32_t *out)
+{
+#if AVX2_BUILD
+	if (nearest_avx2())
+		return contenders_among_avx2(t, slot, n, lo, hi, c, bound2, out);
+#endif
+	return contenders_among_body(t, slot, n, lo, hi, c, bound2, out);
 }

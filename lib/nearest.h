@@ -122,6 +122,11 @@ int kd_knearest(const struct kd_tree *t, double qx, double qy, double qz, int k,
  * Returns how many, or -1 if there are more than cap. */
 int kd_contenders(const struct kd_tree *t, const double lo[3], const double hi[3],
 		  const double c[3], double bound2, uint32_t *out, int cap);
+/* The same test for the n cells at slot[] (a larger box's contenders: a
+ * smaller box's are among them): those that pass go to out, in order.
+ * Returns how many. */
+int kd_contenders_among(const struct kd_tree *t, const uint32_t *slot, int n, const double lo[3],
+			const double hi[3], const double c[3], double bound2, uint32_t *out);
 
 /* For each of n points (qx, qy, qz), the first of nc >= 1 candidates (cx, cy,
  * cz) at the least distance2, as a scan of the candidates in order picks it:

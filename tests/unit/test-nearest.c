@@ -61,35 +61,28 @@ static int same_nodes(const struct kd_tree *a, const struct kd_tree *b)
 	return 1;
 }
 
-/* kd_contenders of the box [lo, hi] against the cell nearest to its centre:
- * every cell as near as that one (distance2) to some point of the box must
- * be there: tried at the corners, the centre, random points and the cells
- * inside the box. Slots name the cells' positions; a cap one short fails;
- * the portable build finds the same. */
-static int contenders_complete(const struct kd_tree *t, const float *p, uint32_t n,
-			       const double lo[3], const double hi[3], struct rng_stream *s)
+static double corner_bound2(const double lo[3], const double hi[3], const double c[3])
 {
-	double c2;
-	uint32_t c = brute_nearest(p, n, 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]),
-				   0.5 * (lo[2] + hi[2]), &c2);
-	const double pc[3] = { p[3 * c], p[3 * c + 1], p[3 * c + 2] };
 	double bound2 = 0;
 	for (int corner = 0; corner < 8; corner++) {
 		double d2 = distance2(corner & 1 ? hi[0] : lo[0], corner & 2 ? hi[1] : lo[1],
-				      corner & 4 ? hi[2] : lo[2], pc[0], pc[1], pc[2]);
+				      corner & 4 ? hi[2] : lo[2], c[0], c[1], c[2]);
 		bound2 = d2 > bound2 ? d2 : bound2;
 	}
-	uint32_t *slot = malloc((n + 1) * sizeof *slot);
+	return bound2;
+}
+
+/* Whether the slots name every cell as near as c (distance2) to some point
+ * of the box [lo, hi], or with c = NULL, every cell nearest to some point
+ * (all of them on a tie): tried at the corners, the centre, random points
+ * and the cells inside the box; and name the cells' positions. */
+static int complete(const struct kd_tree *t, const float *p, uint32_t n, const double lo[3],
+		    const double hi[3], const double *c, const uint32_t *slot, int ns,
+		    struct rng_stream *s)
+{
 	char *in = calloc(n, 1);
-	int ng = kd_contenders(t, lo, hi, pc, bound2, slot, (int)n);
-	int good = ng >= 1;
-	uint32_t *other = malloc((n + 1) * sizeof *other);
-	nearest_portable(1); /* the build other CPUs run: the same slots */
-	good &= kd_contenders(t, lo, hi, pc, bound2, other, (int)n) == ng &&
-		(ng < 1 || memcmp(slot, other, (size_t)ng * sizeof *slot) == 0);
-	nearest_portable(0);
-	free(other);
-	for (int m = 0; m < ng; m++) {
+	int good = 1;
+	for (int m = 0; m < ns; m++) {
 		uint32_t id = t->index[slot[m]];
 		good &= t->x[slot[m]] == p[3 * id] && t->y[slot[m]] == p[3 * id + 1] &&
 			t->z[slot[m]] == p[3 * id + 2];
@@ -110,16 +103,71 @@ static int contenders_complete(const struct kd_tree *t, const float *p, uint32_t
 		if (qi >= 40 && (q[0] < lo[0] || q[0] > hi[0] || q[1] < lo[1] || q[1] > hi[1] ||
 				 q[2] < lo[2] || q[2] > hi[2]))
 			continue;
-		double dc = distance2(q[0], q[1], q[2], pc[0], pc[1], pc[2]);
+		double dc;
+		if (c)
+			dc = distance2(q[0], q[1], q[2], c[0], c[1], c[2]);
+		else
+			brute_nearest(p, n, q[0], q[1], q[2], &dc);
 		for (uint32_t i = 0; i < n; i++)
 			if (distance2(q[0], q[1], q[2], p[3 * i], p[3 * i + 1], p[3 * i + 2]) <= dc)
 				good &= in[i];
 	}
-	if (ng >= 1)
-		good &= kd_contenders(t, lo, hi, pc, bound2, slot, ng - 1) == -1 &&
-			kd_contenders(t, lo, hi, pc, bound2, slot, ng) == ng;
-	free(slot);
 	free(in);
+	return good;
+}
+
+/* kd_contenders of the box [lo, hi] against the cell nearest to its centre
+ * are complete; a cap one short fails; the portable build finds the same.
+ * Then a half of the box against its own nearest cell, from those
+ * contenders (kd_contenders_among): every cell that wins at a point of the
+ * half is kept, in both builds alike; the whole box from its own contenders
+ * gives them back. */
+static int contenders_complete(const struct kd_tree *t, const float *p, uint32_t n,
+			       const double lo[3], const double hi[3], struct rng_stream *s)
+{
+	double c2;
+	uint32_t c = brute_nearest(p, n, 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]),
+				   0.5 * (lo[2] + hi[2]), &c2);
+	const double pc[3] = { p[3 * c], p[3 * c + 1], p[3 * c + 2] };
+	const double bound2 = corner_bound2(lo, hi, pc);
+	uint32_t *slot = malloc((n + 1) * sizeof *slot), *other = malloc((n + 1) * sizeof *other);
+	int ng = kd_contenders(t, lo, hi, pc, bound2, slot, (int)n);
+	int good = ng >= 1 && complete(t, p, n, lo, hi, pc, slot, ng, s);
+	nearest_portable(1); /* the build other CPUs run: the same slots */
+	good &= kd_contenders(t, lo, hi, pc, bound2, other, (int)n) == ng &&
+		(ng < 1 || memcmp(slot, other, (size_t)ng * sizeof *slot) == 0);
+	nearest_portable(0);
+	if (ng >= 1)
+		good &= kd_contenders(t, lo, hi, pc, bound2, other, ng - 1) == -1 &&
+			kd_contenders(t, lo, hi, pc, bound2, other, ng) == ng;
+	if (ng >= 1) {
+		good &= kd_contenders_among(t, slot, ng, lo, hi, pc, bound2, other) == ng &&
+			memcmp(slot, other, (size_t)ng * sizeof *slot) == 0;
+		double hlo[3] = { lo[0], lo[1], lo[2] }, hhi[3] = { hi[0], hi[1], hi[2] };
+		int axis = (int)rng_below(s, 3);
+		if (rng_below(s, 2))
+			hlo[axis] = 0.5 * (lo[axis] + hi[axis]);
+		else
+			hhi[axis] = 0.5 * (lo[axis] + hi[axis]);
+		double hc[3] = { 0.5 * (hlo[0] + hhi[0]), 0.5 * (hlo[1] + hhi[1]), 0.5 * (hlo[2] + hhi[2]) };
+		uint32_t b = slot[0];
+		for (int m = 1; m < ng; m++)
+			if (distance2(hc[0], hc[1], hc[2], t->x[slot[m]], t->y[slot[m]], t->z[slot[m]]) <
+			    distance2(hc[0], hc[1], hc[2], t->x[b], t->y[b], t->z[b]))
+				b = slot[m];
+		const double bc[3] = { t->x[b], t->y[b], t->z[b] };
+		uint32_t *half = malloc((n + 1) * sizeof *half);
+		int nh = kd_contenders_among(t, slot, ng, hlo, hhi, bc, corner_bound2(hlo, hhi, bc), half);
+		good &= nh >= 1 && complete(t, p, n, hlo, hhi, NULL, half, nh, s);
+		nearest_portable(1);
+		good &= kd_contenders_among(t, slot, ng, hlo, hhi, bc, corner_bound2(hlo, hhi, bc),
+					    other) == nh &&
+			(nh < 1 || memcmp(half, other, (size_t)nh * sizeof *half) == 0);
+		nearest_portable(0);
+		free(half);
+	}
+	free(slot);
+	free(other);
 	return good;
 }
 
