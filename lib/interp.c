@@ -36,7 +36,7 @@ struct job {
 	struct interp_rules rules;
 	int64_t r0, nr;         /* the slab */
 	float *slab;            /* (nr, 6, lon, lat) */
-	atomic_llong next_line; /* next tile */
+	atomic_llong next_line; /* next run of tiles */
 };
 
 struct worker {
@@ -60,6 +60,7 @@ struct worker {
 #define TILE_CANDIDATES 64
 #endif
 #define TILE_POINTS (TILE_R * TILE_LON * TILE_LAT)
+#define TILE_RUN 16
 /* The most contenders a tile's halves take from it; with more, they go
  * back to the tree. */
 #define TILE_GATHER (8 * TILE_CANDIDATES)
@@ -334,20 +335,27 @@ static void *work(void *arg)
 	const int64_t nlon = job->grid->g.lon_steps, nlat = job->grid->g.lat_steps;
 	const int64_t ti = (job->nr + TILE_R - 1) / TILE_R, tj = (nlon + TILE_LON - 1) / TILE_LON,
 		      tk = (nlat + TILE_LAT - 1) / TILE_LAT;
-	const long long tiles = (long long)(ti * tj * tk);
+	/* A thread takes a run of up to TILE_RUN tiles along lat: runs write
+	 * whole lines of the slab, where single tiles would share each line
+	 * with the next tile, that another thread may be writing. */
+	const int64_t tr = (tk + TILE_RUN - 1) / TILE_RUN;
+	const long long runs = (long long)(ti * tj * tr);
 	uint32_t hint = 0;
 	for (;;) {
 		long long id = atomic_fetch_add(&job->next_line, 1);
-		if (id >= tiles)
+		if (id >= runs)
 			break;
-		int64_t a = id / (tj * tk), b = id / tk % tj, c = id % tk;
-		struct tile t = {
-			.i0 = job->r0 + a * TILE_R, .j0 = b * TILE_LON, .k0 = c * TILE_LAT,
-		};
-		t.i1 = t.i0 + TILE_R < job->r0 + job->nr ? t.i0 + TILE_R : job->r0 + job->nr;
-		t.j1 = t.j0 + TILE_LON < nlon ? t.j0 + TILE_LON : nlon;
-		t.k1 = t.k0 + TILE_LAT < nlat ? t.k0 + TILE_LAT : nlat;
-		do_tile(w, t, NULL, &hint);
+		int64_t a = id / (tj * tr), b = id / tr % tj, c0 = id % tr * TILE_RUN;
+		int64_t c1 = c0 + TILE_RUN < tk ? c0 + TILE_RUN : tk;
+		for (int64_t c = c0; c < c1; c++) {
+			struct tile t = {
+				.i0 = job->r0 + a * TILE_R, .j0 = b * TILE_LON, .k0 = c * TILE_LAT,
+			};
+			t.i1 = t.i0 + TILE_R < job->r0 + job->nr ? t.i0 + TILE_R : job->r0 + job->nr;
+			t.j1 = t.j0 + TILE_LON < nlon ? t.j0 + TILE_LON : nlon;
+			t.k1 = t.k0 + TILE_LAT < nlat ? t.k0 + TILE_LAT : nlat;
+			do_tile(w, t, NULL, &hint);
+		}
 	}
 	return NULL;
 }

@@ -344,11 +344,12 @@ static inline int node_contends(const double nlo[3], const double nhi[3], const 
 		(size) += (vdouble4)(((vmask4)sa_ & s_) | ((vmask4)sb_ & ~s_));       \
 	} while (0)
 
+long long W_calls, W_nodes, W_cells, W_found, W_fail;
 static inline __attribute__((always_inline)) int
 contenders_body(const struct kd_tree *t, const double lo[3], const double hi[3], const double c[3],
 		double bound2, uint32_t *out, int cap)
 {
-	double clo[3], chi[3];
+	double clo[3], chi[3]; __atomic_fetch_add(&W_calls,1,0);
 	for (int d = 0; d < 3; d++) {
 		clo[d] = (lo[d] - c[d]) * (lo[d] - c[d]);
 		chi[d] = (hi[d] - c[d]) * (hi[d] - c[d]);
@@ -358,7 +359,7 @@ contenders_body(const struct kd_tree *t, const double lo[3], const double hi[3],
 	int top = 0;
 	stack[top++] = 0;
 	while (top > 0) {
-		const struct kd_node *nd = &t->nodes[stack[--top]];
+		const struct kd_node *nd = &t->nodes[stack[--top]]; __atomic_fetch_add(&W_nodes,1,0);
 		if (!node_contends(nd->lo, nd->hi, lo, hi, c, bound2))
 			continue;
 		if (nd->left) {
@@ -369,7 +370,7 @@ contenders_body(const struct kd_tree *t, const double lo[3], const double hi[3],
 		/* The leaf's cells four at a time, then those that contend kept
 		 * without a branch while they surely fit. */
 		const uint32_t b = nd->begin, m = nd->end - nd->begin;
-		int keep[LEAF_CELLS];
+		int keep[LEAF_CELLS]; __atomic_fetch_add(&W_cells,m,0);
 		uint32_t i = 0;
 		for (; i + 4 <= m; i += 4) {
 			vdouble4 x, y, z, h = { 0, 0, 0, 0 }, size = { bound2, bound2, bound2, bound2 };
@@ -398,11 +399,11 @@ contenders_body(const struct kd_tree *t, const double lo[3], const double hi[3],
 			if (!keep[i])
 				continue;
 			if (found == cap)
-				return -1;
+				{ __atomic_fetch_add(&W_fail,1,0); return -1; }
 			out[found++] = b + i;
 		}
 	}
-	return found;
+	__atomic_fetch_add(&W_found,found,0); return found;
 }
 
 uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, double qz,
@@ -428,7 +429,7 @@ static inline __attribute__((always_inline)) int
 contenders_among_body(const struct kd_tree *t, const uint32_t *slot, int n, const double lo[3],
 		      const double hi[3], const double c[3], double bound2, uint32_t *out)
 {
-	double clo[3], chi[3];
+	double clo[3], chi[3]; __atomic_fetch_add(&W_calls,1,0);
 	for (int d = 0; d < 3; d++) {
 		clo[d] = (lo[d] - c[d]) * (lo[d] - c[d]);
 		chi[d] = (hi[d] - c[d]) * (hi[d] - c[d]);
