@@ -18,9 +18,11 @@
 #include "interp_cuda.h"
 #include "interp_point.h"
 #include "nearest.h"
+#include "simd.h"
 #include "tensor.h"
 
 _Static_assert(VIEW_CHANNELS == INTERP_CHANNELS, "one channel count for views and backends");
+_Static_assert(VIEW_CHANNELS == 6, "simd_rows_to_channels copies six channels");
 
 
 int interp_default_threads(void)
@@ -98,15 +100,16 @@ struct tile_points {
 
 /* What store_point does for every point of tile t (bounding box [lo, hi])
  * that the search among candidates cand[0..nc) has settled: point m has
- * candidate best[m], at d2[m]. value holds the candidates' values and, in
- * row nc, the fill; best[m] becomes nc where the point is filled, so that
- * the rows are then copied a channel at a time without a test. The box's
+ * candidate best[m], at d2[m]. value holds the candidates' values (rows of
+ * 8 floats) and, in row nc, the fill; best[m] becomes nc where the point is
+ * filled, so that runs of 8 points along lat are then copied into the
+ * channels without a test (simd_rows_to_channels). The box's
  * distance to the pruning box's boundary, s, is never more than a point's
  * (the roundings are monotone), so a point with d2 <= s^2 has no excess, as
  * interp_excess would find; the others go through it. */
 static void store_tile(struct worker *w, const struct tile *t, const struct tile_points *q,
 		       const double lo[3], const double hi[3], const uint32_t *cand, int nc,
-		       const float (*value)[VIEW_CHANNELS], int *best, const double *d2)
+		       const float (*value)[8], int *best, const double *d2)
 {
 	const struct job *job = w->job;
 	const struct interp_rules *rules = &job->rules;
@@ -142,6 +145,11 @@ static void store_tile(struct worker *w, const struct tile *t, const struct tile
 			       (size_t)t->j0 * (size_t)nlat + (size_t)t->k0;
 		for (int j = 0; j < nj; j++) {
 			const int *row_best = best + ((int)(i - t->i0) * nj + j) * nk;
+			if (nk == 8) {
+				simd_rows_to_channels(plane + (size_t)j * (size_t)nlat, channel_stride,
+						      value, row_best);
+				continue;
+			}
 			for (int c = 0; c < VIEW_CHANNELS; c++) {
 				float *row = plane + (size_t)c * channel_stride + (size_t)j * (size_t)nlat;
 				for (int k = 0; k < nk; k++)
@@ -320,12 +328,12 @@ static void do_tile(struct worker *w, struct tile t, const struct contenders *pa
 	int best[TILE_POINTS];
 	double best_d2[TILE_POINTS];
 	nearest_among(n, q.x, q.y, q.z, nc, cx, cy, cz, best, best_d2);
-	float value[TILE_CANDIDATES + 1][VIEW_CHANNELS];
+	float value[TILE_CANDIDATES + 1][8] = { { 0 } }; /* six channels, padded */
 	for (int m = 0; m < nc; m++)
-		memcpy(value[m], v->value + VIEW_CHANNELS * (size_t)cand[m], sizeof value[m]);
+		memcpy(value[m], v->value + VIEW_CHANNELS * (size_t)cand[m], VIEW_CHANNELS * sizeof(float));
 	for (int c = 0; c < VIEW_CHANNELS; c++)
 		value[nc][c] = job->rules.fill;
-	store_tile(w, &t, &q, lo, hi, cand, nc, (const float (*)[VIEW_CHANNELS])value, best, best_d2);
+	store_tile(w, &t, &q, lo, hi, cand, nc, (const float (*)[8])value, best, best_d2);
 }
 
 static void *work(void *arg)

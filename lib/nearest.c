@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd.h"
+
 #define LEAF_CELLS 32
 
 /* Four doubles, and four masks (all ones or zeros) from comparing them:
@@ -527,19 +529,8 @@ static inline __attribute__((always_inline)) void among_body(int n, const double
 
 /* The SIMD functions twice: for the machine the build targets (SSE2 on
  * x86-64), and where the CPU has it, for AVX2, chosen when called. */
-static int portable_only;
-
-void nearest_portable(int on)
-{
-	portable_only = on;
-}
-
 #if defined(__x86_64__) && defined(__GNUC__)
 #define AVX2_BUILD 1
-int nearest_avx2(void)
-{
-	return !portable_only && __builtin_cpu_supports("avx2");
-}
 
 __attribute__((target("avx2"))) static void among_avx2(int n, const double *qx, const double *qy,
 							const double *qz, int nc, const double *cx,
@@ -565,17 +556,13 @@ __attribute__((target("avx2"))) static int contenders_avx2(const struct kd_tree 
 }
 #else
 #define AVX2_BUILD 0
-int nearest_avx2(void)
-{
-	return 0;
-}
 #endif
 
 void nearest_among(int n, const double *qx, const double *qy, const double *qz, int nc,
 		   const double *cx, const double *cy, const double *cz, int *best, double *best_d2)
 {
 #if AVX2_BUILD
-	if (nearest_avx2()) {
+	if (simd_avx2()) {
 		among_avx2(n, qx, qy, qz, nc, cx, cy, cz, best, best_d2);
 		return;
 	}
@@ -589,7 +576,7 @@ int kd_contenders(const struct kd_tree *t, const double lo[3], const double hi[3
 	if (t->n == 0)
 		return 0;
 #if AVX2_BUILD
-	if (nearest_avx2())
+	if (simd_avx2())
 		return contenders_avx2(t, lo, hi, c, bound2, out, cap);
 #endif
 	return contenders_body(t, lo, hi, c, bound2, out, cap);
@@ -599,7 +586,7 @@ int kd_contenders_among(const struct kd_tree *t, const uint32_t *slot, int n, co
 			const double hi[3], const double c[3], double bound2, uint32_t *out)
 {
 #if AVX2_BUILD
-	if (nearest_avx2())
+	if (simd_avx2())
 		return contenders_among_avx2(t, slot, n, lo, hi, c, bound2, out);
 #endif
 	return contenders_among_body(t, slot, n, lo, hi, c, bound2, out);

@@ -132,14 +132,10 @@ int kd_contenders_among(const struct kd_tree *t, const uint32_t *slot, int n, co
  * cz) at the least distance2, as a scan of the candidates in order picks it:
  * its number (0 to nc - 1) to best[p], the distance to best_d2[p]. Several
  * points at once in SIMD lanes (AVX2 where the CPU has it), each lane doing
- * the scalar roundings in the scalar order, so the choice is the same. */
+ * the scalar roundings in the scalar order, so the choice is the same.
+ * This, kd_contenders and kd_contenders_among have AVX2 builds (simd.h). */
 void nearest_among(int n, const double *qx, const double *qy, const double *qz, int nc,
 		   const double *cx, const double *cy, const double *cz, int *best, double *best_d2);
-/* Whether nearest_among and kd_contenders take their AVX2 builds (on a CPU
- * that has AVX2, unless told otherwise); for the tests, nearest_portable(1)
- * makes them take the builds that other CPUs run. */
-int nearest_avx2(void);
-void nearest_portable(int on);
 
 /* Reference: the brute-force search over positions in order. */
 uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, double qz,

@@ -7,6 +7,7 @@
 
 #include "nearest.h"
 #include "rng.h"
+#include "simd.h"
 #include "tap.h"
 
 enum { UNIFORM, DUPLICATES, PLANE, LINE, CLUSTERED, NPATTERNS };
@@ -133,10 +134,10 @@ static int contenders_complete(const struct kd_tree *t, const float *p, uint32_t
 	uint32_t *slot = malloc((n + 1) * sizeof *slot), *other = malloc((n + 1) * sizeof *other);
 	int ng = kd_contenders(t, lo, hi, pc, bound2, slot, (int)n);
 	int good = ng >= 1 && complete(t, p, n, lo, hi, pc, slot, ng, s);
-	nearest_portable(1); /* the build other CPUs run: the same slots */
+	simd_portable(1); /* the build other CPUs run: the same slots */
 	good &= kd_contenders(t, lo, hi, pc, bound2, other, (int)n) == ng &&
 		(ng < 1 || memcmp(slot, other, (size_t)ng * sizeof *slot) == 0);
-	nearest_portable(0);
+	simd_portable(0);
 	if (ng >= 1)
 		good &= kd_contenders(t, lo, hi, pc, bound2, other, ng - 1) == -1 &&
 			kd_contenders(t, lo, hi, pc, bound2, other, ng) == ng;
@@ -159,11 +160,11 @@ static int contenders_complete(const struct kd_tree *t, const float *p, uint32_t
 		uint32_t *half = malloc((n + 1) * sizeof *half);
 		int nh = kd_contenders_among(t, slot, ng, hlo, hhi, bc, corner_bound2(hlo, hhi, bc), half);
 		good &= nh >= 1 && complete(t, p, n, hlo, hhi, NULL, half, nh, s);
-		nearest_portable(1);
+		simd_portable(1);
 		good &= kd_contenders_among(t, slot, ng, hlo, hhi, bc, corner_bound2(hlo, hhi, bc),
 					    other) == nh &&
 			(nh < 1 || memcmp(half, other, (size_t)nh * sizeof *half) == 0);
-		nearest_portable(0);
+		simd_portable(0);
 		free(half);
 	}
 	free(slot);
@@ -257,15 +258,15 @@ static void test_among(void)
 		nearest_among(n, qx, qy, qz, nc, cx, cy, cz, got, gd);
 		same_simd &= memcmp(want, got, (size_t)n * sizeof *got) == 0 &&
 			     memcmp(wd, gd, (size_t)n * sizeof *gd) == 0;
-		nearest_portable(1);
+		simd_portable(1);
 		nearest_among(n, qx, qy, qz, nc, cx, cy, cz, got, gd);
-		nearest_portable(0);
+		simd_portable(0);
 		same_portable &= memcmp(want, got, (size_t)n * sizeof *got) == 0 &&
 				 memcmp(wd, gd, (size_t)n * sizeof *gd) == 0;
 	}
 	ok(ties > 1000, "the cases hold exact ties that the first candidate wins (%d)", ties);
 	ok(same_simd, "among candidates (%s): the scalar scan's choice and distance, ties included",
-	   nearest_avx2() ? "AVX2" : "portable");
+	   simd_avx2() ? "AVX2" : "portable");
 	ok(same_portable, "among candidates, the portable build: the same");
 }
 
