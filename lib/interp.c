@@ -55,17 +55,17 @@ struct worker {
  * above the roundings). They are searched point by point, in index order,
  * with the same distances as brute force: the same cell wins, ties
  * included. A tile with too many is split. */
-#ifndef TILE_R /* measured with bench/interp: flat between 4x4x4 and 8x8x8 */
-#define TILE_R 4
+#ifndef TILE_R /* measured with bench/interp (1e6 and 1e7 cells): 8x8x8 and 32 */
+#define TILE_R 8 /* a few % ahead of 4x8x8 and 64, of 24 or 48; 8x8x16 behind */
 #define TILE_LON 8
-#define TILE_LAT 8
-#define TILE_CANDIDATES 64
+#define TILE_LAT 8 /* 8: simd_rows_to_channels' runs */
+#define TILE_CANDIDATES 32
 #endif
 #define TILE_POINTS (TILE_R * TILE_LON * TILE_LAT)
 #define TILE_RUN 16
 /* The most contenders a tile's halves take from it; with more, they go
  * back to the tree. */
-#define TILE_GATHER (8 * TILE_CANDIDATES)
+#define TILE_GATHER 512
 
 struct tile {
 	int64_t i0, i1, j0, j1, k0, k1; /* half-open index ranges */
