@@ -287,15 +287,16 @@ static void do_tile(struct worker *w, struct tile t, const struct contenders *pa
 				       TILE_GATHER);
 	}
 	if (list.n < 0 || list.n > TILE_CANDIDATES) {
-		/* Too many contenders: halve the tile along its longest side. */
+		/* Too many contenders: halve the tile along its longest side, lat
+		 * last (runs of 8 along lat are stored with SIMD). */
 		struct tile a = t, b = t;
 		int64_t ni = t.i1 - t.i0, nj = t.j1 - t.j0, nk = t.k1 - t.k0;
-		if (nk >= ni && nk >= nj)
-			a.k1 = b.k0 = t.k0 + nk / 2;
-		else if (nj >= ni)
+		if (ni >= nj && ni >= nk)
+			a.i1 = b.i0 = t.i0 + ni / 2;
+		else if (nj >= nk)
 			a.j1 = b.j0 = t.j0 + nj / 2;
 		else
-			a.i1 = b.i0 = t.i0 + ni / 2;
+			a.k1 = b.k0 = t.k0 + nk / 2;
 		do_tile(w, a, list.n < 0 ? NULL : &list, hint);
 		do_tile(w, b, list.n < 0 ? NULL : &list, hint);
 		return;

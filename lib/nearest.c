@@ -390,6 +390,9 @@ contenders_body(const struct kd_tree *t, const double lo[3], const double hi[3],
 			double p[3] = { t->x[b + i], t->y[b + i], t->z[b + i] };
 			keep[i] = node_contends(p, p, lo, hi, c, bound2);
 		}
+		/* The caller reads the cells' indices next. */
+		__builtin_prefetch(t->index + b);
+		__builtin_prefetch(t->index + b + m - 1);
 		if ((uint32_t)(cap - found) >= m) {
 			for (i = 0; i < m; i++) {
 				out[found] = b + i;
