@@ -1,7 +1,8 @@
 /* Exact nearest-cell search: a k-d tree with small buckets, median splits
  * on the widest side, bounding boxes for pruning. Pruning only drops a node
  * whose box is strictly farther than the best distance: rounding is monotone,
- * so no cell in it can tie or win, and ties still go to the lower index. */
+ * so no cell in it can tie or win, and ties still go to the lower index.
+ * For tiles of points: their contenders, and the search among them. */
 #include "nearest.h"
 
 #include <math.h>
