@@ -159,23 +159,6 @@ static void store_tile(struct worker *w, const struct tile *t, const struct tile
 	}
 }
 
-/* Asks for the slab's lines that tile t will write, so that fetching them
- * (the slab is far larger than the caches) overlaps the tile's search. */
-static void prefetch_tile_output(const struct job *job, const struct tile *t)
-{
-	const int64_t nlon = job->grid->g.lon_steps, nlat = job->grid->g.lat_steps;
-	const size_t channel_stride = (size_t)nlon * (size_t)nlat;
-	for (int64_t i = t->i0; i < t->i1; i++) {
-		float *plane = job->slab + (size_t)(i - job->r0) * VIEW_CHANNELS * channel_stride;
-		for (int c = 0; c < VIEW_CHANNELS; c++)
-			for (int64_t j = t->j0; j < t->j1; j++) {
-				float *row = plane + (size_t)c * channel_stride + (size_t)j * (size_t)nlat;
-				__builtin_prefetch(row + t->k0, 1);
-				__builtin_prefetch(row + t->k1 - 1, 1);
-			}
-	}
-}
-
 /* Every point of t on its own: brute force, or a k-d tree search. */
 static void points_one_by_one(struct worker *w, const struct tile *t, const struct tile_points *q,
 			      uint32_t *hint)
@@ -251,7 +234,6 @@ static void do_tile(struct worker *w, struct tile t, const struct contenders *pa
 		points_one_by_one(w, &t, &q, hint);
 		return;
 	}
-	prefetch_tile_output(job, &t);
 	double centre[3] = { 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), 0.5 * (lo[2] + hi[2]) };
 	struct contenders list;
 	double pc[3];
