@@ -18,9 +18,11 @@
 #include "interp_cuda.h"
 #include "interp_point.h"
 #include "nearest.h"
+#include "simd.h"
 #include "tensor.h"
 
 _Static_assert(VIEW_CHANNELS == INTERP_CHANNELS, "one channel count for views and backends");
+_Static_assert(VIEW_CHANNELS == 6, "simd_rows_to_channels copies six channels");
 
 
 int interp_default_threads(void)
@@ -36,7 +38,7 @@ struct job {
 	struct interp_rules rules;
 	int64_t r0, nr;         /* the slab */
 	float *slab;            /* (nr, 6, lon, lat) */
-	atomic_llong next_line; /* next tile */
+	atomic_llong next_line; /* next run of tiles */
 };
 
 struct worker {
@@ -47,19 +49,23 @@ struct worker {
 };
 
 /* Tiles of grid points searched together. For a tile, c is the nearest cell
- * to the centre of the points' bounding box and U the largest distance from
- * a corner of that box to c: every point of the tile has a cell within U, so
- * its nearest cell lies within U of the box. Those candidates (with a margin
- * far above rounding) are searched point by point, in index order, with the
- * same distances as brute force: the same cell wins, ties included. A tile
- * with too many candidates is split. */
-#ifndef TILE_R /* measured with bench/interp: flat between 4x4x4 and 8x8x8 */
-#define TILE_R 4
+ * to the centre of the points' bounding box. Only the cells that may be as
+ * near as c to some point of the box can win anywhere in the tile: the
+ * tile's contenders (kd_contenders, a certificate with an allowance far
+ * above the roundings). They are searched point by point, in index order,
+ * with the same distances as brute force: the same cell wins, ties
+ * included. A tile with too many is split. */
+#ifndef TILE_R /* measured with bench/interp (1e6 and 1e7 cells): 8x8x8 and 32 */
+#define TILE_R 8 /* a few % ahead of 4x8x8 and 64, of 24 or 48; 8x8x16 behind */
 #define TILE_LON 8
-#define TILE_LAT 8
-#define TILE_CANDIDATES 64
+#define TILE_LAT 8 /* 8: simd_rows_to_channels' runs */
+#define TILE_CANDIDATES 32
 #endif
 #define TILE_POINTS (TILE_R * TILE_LON * TILE_LAT)
+#define TILE_RUN 16
+/* The most contenders a tile's halves take from it; with more, they go
+ * back to the tree. */
+#define TILE_GATHER 512
 
 struct tile {
 	int64_t i0, i1, j0, j1, k0, k1; /* half-open index ranges */
@@ -87,8 +93,75 @@ static void store_point(struct worker *w, int64_t i, int64_t j, int64_t k, const
 	interp_store(out, channel_stride, job->v->value, best, filled, job->rules.fill);
 }
 
+/* The points of a tile, coordinates apart (for the SIMD search). */
+struct tile_points {
+	double x[TILE_POINTS], y[TILE_POINTS], z[TILE_POINTS];
+};
+
+/* What store_point does for every point of tile t (bounding box [lo, hi])
+ * that the search among candidates cand[0..nc) has settled: point m has
+ * candidate best[m], at d2[m]. value holds the candidates' values (rows of
+ * 8 floats) and, in row nc, the fill; best[m] becomes nc where the point is
+ * filled, so that runs of 8 points along lat are then copied into the
+ * channels without a test (simd_rows_to_channels). The box's
+ * distance to the pruning box's boundary, s, is never more than a point's
+ * (the roundings are monotone), so a point with d2 <= s^2 has no excess, as
+ * interp_excess would find; the others go through it. */
+static void store_tile(struct worker *w, const struct tile *t, const struct tile_points *q,
+		       const double lo[3], const double hi[3], const uint32_t *cand, int nc,
+		       const float (*value)[8], int *best, const double *d2)
+{
+	const struct job *job = w->job;
+	const struct interp_rules *rules = &job->rules;
+	double s = INFINITY;
+	for (int d = 0; d < 3; d++) {
+		double below = lo[d] - rules->box_min[d], above = rules->box_max[d] - hi[d];
+		s = below < s ? below : s;
+		s = above < s ? above : s;
+	}
+	const double s2 = s > 0 ? s * s : -1;
+	const int n = (int)((t->i1 - t->i0) * (t->j1 - t->j0) * (t->k1 - t->k0));
+	for (int m = 0; m < n; m++) {
+		if (!(d2[m] <= s2)) {
+			double p[3] = { q->x[m], q->y[m], q->z[m] };
+			double excess = interp_excess(rules, p, d2[m]);
+			if (excess > 0) {
+				w->at_risk++;
+				if (excess > w->need)
+					w->need = excess;
+			}
+		}
+		if (interp_filled(rules, job->v->radius, cand[best[m]], d2[m])) {
+			w->filled++;
+			best[m] = nc;
+		}
+	}
+	/* The slab is laid out (r, channel, lon, lat): one file chunk per r. */
+	const int64_t nlon = job->grid->g.lon_steps, nlat = job->grid->g.lat_steps;
+	const size_t channel_stride = (size_t)nlon * (size_t)nlat;
+	const int nj = (int)(t->j1 - t->j0), nk = (int)(t->k1 - t->k0);
+	for (int64_t i = t->i0; i < t->i1; i++) {
+		float *plane = job->slab + (size_t)(i - job->r0) * VIEW_CHANNELS * channel_stride +
+			       (size_t)t->j0 * (size_t)nlat + (size_t)t->k0;
+		for (int j = 0; j < nj; j++) {
+			const int *row_best = best + ((int)(i - t->i0) * nj + j) * nk;
+			if (nk == 8) {
+				simd_rows_to_channels(plane + (size_t)j * (size_t)nlat, channel_stride,
+						      value, row_best);
+				continue;
+			}
+			for (int c = 0; c < VIEW_CHANNELS; c++) {
+				float *row = plane + (size_t)c * channel_stride + (size_t)j * (size_t)nlat;
+				for (int k = 0; k < nk; k++)
+					row[k] = value[row_best[k]][c];
+			}
+		}
+	}
+}
+
 /* Every point of t on its own: brute force, or a k-d tree search. */
-static void points_one_by_one(struct worker *w, const struct tile *t, double (*q)[3], uint32_t *hint)
+static void points_one_by_one(struct worker *w, const struct tile *t, const struct tile_points *q,
+			      uint32_t *hint)
 {
 	const struct job *job = w->job;
 	const struct view *v = job->v;
@@ -96,117 +169,154 @@ static void points_one_by_one(struct worker *w, const struct tile *t, double (*q
 	for (int64_t i = t->i0; i < t->i1; i++)
 		for (int64_t j = t->j0; j < t->j1; j++)
 			for (int64_t k = t->k0; k < t->k1; k++, n++) {
-				double d2;
+				double d2, p[3] = { q->x[n], q->y[n], q->z[n] };
 				uint32_t best;
 				if (job->backend == INTERP_BRUTE) {
-					best = brute_nearest(v->position, (uint32_t)v->n, q[n][0], q[n][1],
-							     q[n][2], &d2);
+					best = brute_nearest(v->position, (uint32_t)v->n, p[0], p[1], p[2],
+							     &d2);
 				} else {
 					best = *hint;
-					const float *p = v->position + 3 * (size_t)best;
-					d2 = distance2(q[n][0], q[n][1], q[n][2], p[0], p[1], p[2]);
-					kd_nearest(job->tree, q[n][0], q[n][1], q[n][2], &best, &d2);
+					const float *c = v->position + 3 * (size_t)best;
+					d2 = distance2(p[0], p[1], p[2], c[0], c[1], c[2]);
+					kd_nearest(job->tree, p[0], p[1], p[2], &best, &d2);
 					*hint = best;
 				}
-				store_point(w, i, j, k, q[n], best, d2);
+				store_point(w, i, j, k, p, best, d2);
 			}
 }
 
-static void do_tile(struct worker *w, struct tile whole, uint32_t *hint)
+/* The largest distance2 from a corner of the box [lo, hi] to c. */
+static double corner_bound2(const double lo[3], const double hi[3], const double c[3])
+{
+	double bound2 = 0;
+	for (int corner = 0; corner < 8; corner++) {
+		double x = corner & 1 ? hi[0] : lo[0], y = corner & 2 ? hi[1] : lo[1],
+		       z = corner & 4 ? hi[2] : lo[2];
+		double d2 = distance2(x, y, z, c[0], c[1], c[2]);
+		bound2 = d2 > bound2 ? d2 : bound2;
+	}
+	return bound2;
+}
+
+/* A tile's contenders, as tree slots. */
+struct contenders {
+	int n;
+	uint32_t slot[TILE_GATHER];
+};
+
+/* Searches tile t. Its contenders come from the tree, or when t is half of
+ * a tile that had too many, from that tile's (parent): a cell that can win
+ * in the half can win in the whole. The half's c is then the parent's
+ * contender nearest to the half's centre, which is its nearest cell. */
+static void do_tile(struct worker *w, struct tile t, const struct contenders *parent,
+		    uint32_t *hint)
 {
 	const struct job *job = w->job;
 	const struct view *v = job->v;
 	const struct kd_tree *tree = job->tree;
-	struct tile stack[64];
-	int top = 0;
-	stack[top++] = whole;
-	double q[TILE_POINTS][3];
-	uint32_t cand[TILE_CANDIDATES];
-	double cx[TILE_CANDIDATES], cy[TILE_CANDIDATES], cz[TILE_CANDIDATES];
-	while (top > 0) {
-		struct tile t = stack[--top];
-		int n = 0;
-		double lo[3] = { INFINITY, INFINITY, INFINITY }, hi[3] = { -INFINITY, -INFINITY, -INFINITY };
-		for (int64_t i = t.i0; i < t.i1; i++)
-			for (int64_t j = t.j0; j < t.j1; j++)
-				for (int64_t k = t.k0; k < t.k1; k++, n++) {
-					grid_point(job->grid, i, j, k, q[n]);
-					for (int d = 0; d < 3; d++) {
-						lo[d] = q[n][d] < lo[d] ? q[n][d] : lo[d];
-						hi[d] = q[n][d] > hi[d] ? q[n][d] : hi[d];
-					}
+	struct tile_points q;
+	int n = 0;
+	double lo[3] = { INFINITY, INFINITY, INFINITY }, hi[3] = { -INFINITY, -INFINITY, -INFINITY };
+	for (int64_t i = t.i0; i < t.i1; i++)
+		for (int64_t j = t.j0; j < t.j1; j++)
+			for (int64_t k = t.k0; k < t.k1; k++, n++) {
+				double p[3];
+				grid_point(job->grid, i, j, k, p);
+				q.x[n] = p[0];
+				q.y[n] = p[1];
+				q.z[n] = p[2];
+				for (int d = 0; d < 3; d++) {
+					lo[d] = p[d] < lo[d] ? p[d] : lo[d];
+					hi[d] = p[d] > hi[d] ? p[d] : hi[d];
 				}
-		if (job->backend == INTERP_BRUTE || n == 1) {
-			points_one_by_one(w, &t, q, hint);
-			continue;
+			}
+	if (job->backend == INTERP_BRUTE || n == 1) {
+		points_one_by_one(w, &t, &q, hint);
+		return;
+	}
+	double centre[3] = { 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), 0.5 * (lo[2] + hi[2]) };
+	struct contenders list;
+	double pc[3];
+	if (parent) {
+		uint32_t c = parent->slot[0];
+		double dc = distance2(centre[0], centre[1], centre[2], tree->x[c], tree->y[c], tree->z[c]);
+		for (int m = 1; m < parent->n; m++) {
+			uint32_t s = parent->slot[m];
+			double d = distance2(centre[0], centre[1], centre[2], tree->x[s], tree->y[s],
+					     tree->z[s]);
+			if (d < dc) {
+				dc = d;
+				c = s;
+			}
 		}
-		double centre[3] = { 0.5 * (lo[0] + hi[0]), 0.5 * (lo[1] + hi[1]), 0.5 * (lo[2] + hi[2]) };
+		pc[0] = tree->x[c];
+		pc[1] = tree->y[c];
+		pc[2] = tree->z[c];
+		list.n = kd_contenders_among(tree, parent->slot, parent->n, lo, hi, pc,
+					     corner_bound2(lo, hi, pc), list.slot);
+	} else {
 		uint32_t c = *hint;
-		const float *pc = v->position + 3 * (size_t)c;
+		pc[0] = tree->px[c];
+		pc[1] = tree->py[c];
+		pc[2] = tree->pz[c];
 		double dc = distance2(centre[0], centre[1], centre[2], pc[0], pc[1], pc[2]);
 		kd_nearest(tree, centre[0], centre[1], centre[2], &c, &dc);
 		*hint = c;
-		pc = v->position + 3 * (size_t)c;
-		double bound = 0;
-		for (int corner = 0; corner < 8; corner++) {
-			double x = corner & 1 ? hi[0] : lo[0], y = corner & 2 ? hi[1] : lo[1],
-			       z = corner & 4 ? hi[2] : lo[2];
-			double d2 = distance2(x, y, z, pc[0], pc[1], pc[2]);
-			bound = d2 > bound ? d2 : bound;
-		}
-		bound = sqrt(bound) * (1 + 1e-9) + 1e-300;
-		int nc = kd_within_box(tree, lo, hi, bound, cand, TILE_CANDIDATES);
-		if (nc < 0) {
-			/* Too many candidates: halve the tile along its longest side. */
-			struct tile a = t, b = t;
-			int64_t ni = t.i1 - t.i0, nj = t.j1 - t.j0, nk = t.k1 - t.k0;
-			if (nk >= ni && nk >= nj)
-				a.k1 = b.k0 = t.k0 + nk / 2;
-			else if (nj >= ni)
-				a.j1 = b.j0 = t.j0 + nj / 2;
-			else
-				a.i1 = b.i0 = t.i0 + ni / 2;
-			stack[top++] = b;
-			stack[top++] = a;
-			continue;
-		}
-		if (nc == 0) { /* cannot happen (c itself is within U), but never guess */
-			points_one_by_one(w, &t, q, hint);
-			continue;
-		}
-		/* In index order, so that the first of equal distances is the lowest
-		 * index (insertion sort: a few dozen candidates). */
-		for (int m = 1; m < nc; m++) {
-			uint32_t x = cand[m];
-			int at = m;
-			for (; at > 0 && cand[at - 1] > x; at--)
-				cand[at] = cand[at - 1];
-			cand[at] = x;
-		}
-		for (int m = 0; m < nc; m++) {
-			const float *p = v->position + 3 * (size_t)cand[m];
-			cx[m] = p[0];
-			cy[m] = p[1];
-			cz[m] = p[2];
-		}
-		n = 0;
-		for (int64_t i = t.i0; i < t.i1; i++)
-			for (int64_t j = t.j0; j < t.j1; j++)
-				for (int64_t k = t.k0; k < t.k1; k++, n++) {
-					double dist[TILE_CANDIDATES];
-					const double qx = q[n][0], qy = q[n][1], qz = q[n][2];
-					for (int m = 0; m < nc; m++)
-						dist[m] = distance2(qx, qy, qz, cx[m], cy[m], cz[m]);
-					double bd = dist[0];
-					int bm = 0;
-					for (int m = 1; m < nc; m++)
-						if (dist[m] < bd) {
-							bd = dist[m];
-							bm = m;
-						}
-					store_point(w, i, j, k, q[n], cand[bm], bd);
-				}
+		pc[0] = tree->px[c];
+		pc[1] = tree->py[c];
+		pc[2] = tree->pz[c];
+		list.n = kd_contenders(tree, lo, hi, pc, corner_bound2(lo, hi, pc), list.slot,
+				       TILE_GATHER);
 	}
+	if (list.n < 0 || list.n > TILE_CANDIDATES) {
+		/* Too many contenders: halve the tile along its longest side, lat
+		 * last (runs of 8 along lat are stored with SIMD). */
+		struct tile a = t, b = t;
+		int64_t ni = t.i1 - t.i0, nj = t.j1 - t.j0, nk = t.k1 - t.k0;
+		if (ni >= nj && ni >= nk)
+			a.i1 = b.i0 = t.i0 + ni / 2;
+		else if (nj >= nk)
+			a.j1 = b.j0 = t.j0 + nj / 2;
+		else
+			a.k1 = b.k0 = t.k0 + nk / 2;
+		do_tile(w, a, list.n < 0 ? NULL : &list, hint);
+		do_tile(w, b, list.n < 0 ? NULL : &list, hint);
+		return;
+	}
+	if (list.n == 0) { /* cannot happen (c itself is kept), but never guess */
+		points_one_by_one(w, &t, &q, hint);
+		return;
+	}
+	/* In index order, so that the first of equal distances is the lowest
+	 * index (insertion sort: a few dozen candidates). */
+	const int nc = list.n;
+	uint32_t cand[TILE_CANDIDATES];
+	double cx[TILE_CANDIDATES], cy[TILE_CANDIDATES], cz[TILE_CANDIDATES];
+	for (int m = 0; m < nc; m++) {
+		uint32_t slot = list.slot[m], id = tree->index[slot];
+		double x = tree->x[slot], y = tree->y[slot], z = tree->z[slot];
+		int at = m;
+		for (; at > 0 && cand[at - 1] > id; at--) {
+			cand[at] = cand[at - 1];
+			cx[at] = cx[at - 1];
+			cy[at] = cy[at - 1];
+			cz[at] = cz[at - 1];
+		}
+		cand[at] = id;
+		cx[at] = x;
+		cy[at] = y;
+		cz[at] = z;
+		__builtin_prefetch(v->value + VIEW_CHANNELS * (size_t)id);
+	}
+	int best[TILE_POINTS];
+	double best_d2[TILE_POINTS];
+	nearest_among(n, q.x, q.y, q.z, nc, cx, cy, cz, best, best_d2);
+	float value[TILE_CANDIDATES + 1][8] = { { 0 } }; /* six channels, padded */
+	for (int m = 0; m < nc; m++)
+		memcpy(value[m], v->value + VIEW_CHANNELS * (size_t)cand[m], VIEW_CHANNELS * sizeof(float));
+	for (int c = 0; c < VIEW_CHANNELS; c++)
+		value[nc][c] = job->rules.fill;
+	store_tile(w, &t, &q, lo, hi, cand, nc, (const float (*)[8])value, best, best_d2);
 }
 
 static void *work(void *arg)
@@ -216,20 +326,27 @@ static void *work(void *arg)
 	const int64_t nlon = job->grid->g.lon_steps, nlat = job->grid->g.lat_steps;
 	const int64_t ti = (job->nr + TILE_R - 1) / TILE_R, tj = (nlon + TILE_LON - 1) / TILE_LON,
 		      tk = (nlat + TILE_LAT - 1) / TILE_LAT;
-	const long long tiles = (long long)(ti * tj * tk);
+	/* A thread takes a run of up to TILE_RUN tiles along lat: runs write
+	 * whole lines of the slab, where single tiles would share each line
+	 * with the next tile, that another thread may be writing. */
+	const int64_t tr = (tk + TILE_RUN - 1) / TILE_RUN;
+	const long long runs = (long long)(ti * tj * tr);
 	uint32_t hint = 0;
 	for (;;) {
 		long long id = atomic_fetch_add(&job->next_line, 1);
-		if (id >= tiles)
+		if (id >= runs)
 			break;
-		int64_t a = id / (tj * tk), b = id / tk % tj, c = id % tk;
-		struct tile t = {
-			.i0 = job->r0 + a * TILE_R, .j0 = b * TILE_LON, .k0 = c * TILE_LAT,
-		};
-		t.i1 = t.i0 + TILE_R < job->r0 + job->nr ? t.i0 + TILE_R : job->r0 + job->nr;
-		t.j1 = t.j0 + TILE_LON < nlon ? t.j0 + TILE_LON : nlon;
-		t.k1 = t.k0 + TILE_LAT < nlat ? t.k0 + TILE_LAT : nlat;
-		do_tile(w, t, &hint);
+		int64_t a = id / (tj * tr), b = id / tr % tj, c0 = id % tr * TILE_RUN;
+		int64_t c1 = c0 + TILE_RUN < tk ? c0 + TILE_RUN : tk;
+		for (int64_t c = c0; c < c1; c++) {
+			struct tile t = {
+				.i0 = job->r0 + a * TILE_R, .j0 = b * TILE_LON, .k0 = c * TILE_LAT,
+			};
+			t.i1 = t.i0 + TILE_R < job->r0 + job->nr ? t.i0 + TILE_R : job->r0 + job->nr;
+			t.j1 = t.j0 + TILE_LON < nlon ? t.j0 + TILE_LON : nlon;
+			t.k1 = t.k0 + TILE_LAT < nlat ? t.k0 + TILE_LAT : nlat;
+			do_tile(w, t, NULL, &hint);
+		}
 	}
 	return NULL;
 }

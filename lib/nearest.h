@@ -112,12 +112,30 @@ void kd_nearest(const struct kd_tree *t, double qx, double qy, double qz, uint32
 int kd_knearest(const struct kd_tree *t, double qx, double qy, double qz, int k, int hints,
 		uint32_t *index, double *d2);
 
-/* Cells whose distance to the box [lo, hi] is at most radius (true
- * distance; the test is made with radius^2 in double, so pass a radius with
- * a margin). Their original indices go to out, at most cap of them.
+/* The contenders of the box [lo, hi] against the cell at c: the cells that
+ * may be as near as c to some point of the box (bound2 is the largest
+ * distance2 from a corner of the box to c). Every cell that is the nearest
+ * (distance2, ties to the lower index) to a point of the box is one of them,
+ * c and its duplicates included; most of the others are not. Their slots in
+ * tree order go to out (t->index[slot] is the cell, t->x[slot]... its
+ * position, read where the search just read it), at most cap of them.
  * Returns how many, or -1 if there are more than cap. */
-int kd_within_box(const struct kd_tree *t, const double lo[3], const double hi[3], double radius,
-		  uint32_t *out, int cap);
+int kd_contenders(const struct kd_tree *t, const double lo[3], const double hi[3],
+		  const double c[3], double bound2, uint32_t *out, int cap);
+/* The same test for the n cells at slot[] (a larger box's contenders: a
+ * smaller box's are among them): those that pass go to out, in order.
+ * Returns how many. */
+int kd_contenders_among(const struct kd_tree *t, const uint32_t *slot, int n, const double lo[3],
+			const double hi[3], const double c[3], double bound2, uint32_t *out);
+
+/* For each of n points (qx, qy, qz), the first of nc >= 1 candidates (cx, cy,
+ * cz) at the least distance2, as a scan of the candidates in order picks it:
+ * its number (0 to nc - 1) to best[p], the distance to best_d2[p]. Several
+ * points at once in SIMD lanes (AVX2 where the CPU has it), each lane doing
+ * the scalar roundings in the scalar order, so the choice is the same.
+ * This, kd_contenders and kd_contenders_among have AVX2 builds (simd.h). */
+void nearest_among(int n, const double *qx, const double *qy, const double *qz, int nc,
+		   const double *cx, const double *cy, const double *cz, int *best, double *best_d2);
 
 /* Reference: the brute-force search over positions in order. */
 uint32_t brute_nearest(const float *position, uint32_t n, double qx, double qy, double qz,
