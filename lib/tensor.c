@@ -452,7 +452,7 @@ static void *read_lon_chunks(void *arg)
 /* The block cache, when it takes at most TENSOR_CACHE_MAX bytes, its
  * blocks as large as chunk 0's Blosc blocks (it holds item ranges, right
  * whatever the blocks of other chunks are). */
-#define TENSOR_CACHE_MAX ((size_t)192 << 20)
+#define TENSOR_CACHE_MAX ((size_t)384 << 20)
 static void cache_begin(struct tensor_reader *t)
 {
 	t->cache_tried = 1;
