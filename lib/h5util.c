@@ -161,6 +161,12 @@ int h5_fail_output(struct atomic_output *out, hid_t file, const char *what, stru
 {
 	char why[256];
 	h5_reason(why, sizeof why);
+	return h5_fail_output_because(out, file, what, why, err);
+}
+
+int h5_fail_output_because(struct atomic_output *out, hid_t file, const char *what, const char *why,
+			   struct arepo_err *err)
+{
 	h5_discard(file);
 	atomic_abort(out);
 	return err_set(err, EXIT_RUNTIME, "%s: %s: %s", out->target, what, why);

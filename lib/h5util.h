@@ -39,6 +39,10 @@ void h5_error_back(hid_t stack);
 hid_t h5_create_output(struct atomic_output *out, const char *path, struct arepo_err *err);
 /* Right after a failed HDF5 call on file: discards it, with the reason. */
 int h5_fail_output(struct atomic_output *out, hid_t file, const char *what, struct arepo_err *err);
+/* The same with the reason already taken (h5_reason), as a thread other
+ * than the failing call's must: HDF5's error stack is per thread. */
+int h5_fail_output_because(struct atomic_output *out, hid_t file, const char *what, const char *why,
+			   struct arepo_err *err);
 /* Flushes, closes (every object open in file) and renames into place. */
 int h5_commit_output(struct atomic_output *out, hid_t file, struct arepo_err *err);
 

@@ -133,6 +133,7 @@ struct chunk_task {
 	int64_t written; /* chunks written */
 	int writing;     /* a thread is writing */
 	int failed;      /* 1: HDF5's write, 2: the compression */
+	char why[256];   /* HDF5's reason, taken in the failing thread */
 };
 
 struct chunk_worker {
@@ -153,8 +154,11 @@ static void write_ready(struct chunk_task *t)
 		herr_t rc = H5Dwrite_chunk(t->w->dset, H5P_DEFAULT, 0, offset, t->size[slot],
 					   t->w->cbuf[slot]);
 		pthread_mutex_lock(&t->lock);
-		if (rc < 0)
+		if (rc < 0 && !t->failed) {
+			/* now: the next HDF5 call clears the error stack */
+			h5_reason(t->why, sizeof t->why);
 			t->failed = 1;
+		}
 		t->size[slot] = 0;
 		t->written++;
 		pthread_cond_broadcast(&t->freed);
@@ -167,6 +171,7 @@ static void *compress_chunks(void *arg)
 	struct chunk_worker *cw = arg;
 	struct chunk_task *t = cw->task;
 	struct tensor_writer *w = t->w;
+	h5_quiet(); /* in a thread-safe HDF5, error printing is set per thread */
 	const size_t bytes = (size_t)VIEW_CHANNELS * (size_t)w->lon_steps * (size_t)w->lat_steps *
 			     sizeof(float);
 	pthread_mutex_lock(&t->lock);
@@ -219,7 +224,12 @@ static int write_compressed(struct tensor_writer *w, int64_t r0, int64_t count, 
 		return err_set(err, EXIT_RUNTIME, "%s: cannot compress a chunk with %s", w->out.target,
 			       name);
 	}
-	return task.failed ? writer_fail(w, "write failed", err) : 0;
+	if (!task.failed)
+		return 0;
+	h5_fail_output_because(&w->out, w->file, "write failed", task.why, err);
+	w->dset = w->file = -1;
+	free_buffers(w);
+	return EXIT_RUNTIME;
 }
 
 int tensor_write_slab(struct tensor_writer *w, int64_t r0, int64_t count, const float *data,
@@ -367,7 +377,8 @@ struct lon_read {
 	float *out;
 	atomic_llong next;
 	pthread_mutex_t hdf5;
-	atomic_int failed; /* 1: HDF5's read (its error stack says why), 2: the chunk */
+	atomic_int failed; /* 1: HDF5's read (why says why), 2: the chunk */
+	char why[256];     /* HDF5's reason, taken in the failing thread */
 };
 
 struct lon_reader {
@@ -412,6 +423,7 @@ static void *read_lon_chunks(void *arg)
 	const size_t plane = (size_t)t->lon_steps * (size_t)t->lat_steps,
 		     wide = (size_t)(job->l1 - job->l0) * (size_t)t->lat_steps;
 	const size_t bytes = (size_t)VIEW_CHANNELS * plane * sizeof(float);
+	h5_quiet(); /* in a thread-safe HDF5, error printing is set per thread */
 	for (;;) {
 		long long r = atomic_fetch_add(&job->next, 1);
 		if (r >= t->r_steps || atomic_load(&job->failed))
@@ -419,11 +431,12 @@ static void *read_lon_chunks(void *arg)
 		hsize_t offset[4] = { 0, (hsize_t)r, 0, 0 }, stored = 0;
 		uint32_t mask = 0;
 		pthread_mutex_lock(&job->hdf5);
-		/* After a failure no HDF5 call: its error stack says why. */
 		int bad = atomic_load(&job->failed) ? 3 :
 			  H5Dget_chunk_storage_size(t->dset, offset, &stored) < 0 ? 1 :
 			  stored == 0 || stored > codec_bound(bytes) ? 2 :
 			  H5Dread_chunk(t->dset, H5P_DEFAULT, offset, &mask, me->chunk) < 0 ? 1 : 0;
+		if (bad == 1) /* now, in this thread: HDF5's error stack is per thread */
+			h5_reason(job->why, sizeof job->why);
 		if (bad && bad != 3)
 			atomic_store(&job->failed, bad);
 		pthread_mutex_unlock(&job->hdf5);
@@ -477,7 +490,8 @@ static void cache_begin(struct tensor_reader *t)
 	t->cache_block = block;
 }
 
-static int read_lon_compressed(struct tensor_reader *t, int64_t l0, int64_t l1, float *out)
+static int read_lon_compressed(struct tensor_reader *t, int64_t l0, int64_t l1, float *out,
+			       char *why, size_t size)
 {
 	const int threads = t->threads < 1 ? 1 : t->threads > t->r_steps ? (int)t->r_steps : t->threads;
 	if (t->nchunk < threads) {
@@ -501,6 +515,8 @@ static int read_lon_compressed(struct tensor_reader *t, int64_t l0, int64_t l1, 
 		readers[i] = (struct lon_reader){ .job = &job, .chunk = t->chunk[i] };
 	parallel_run(threads, read_lon_chunks, readers, sizeof readers[0], NULL);
 	pthread_mutex_destroy(&job.hdf5);
+	if (atomic_load(&job.failed) == 1)
+		snprintf(why, size, "%s", job.why);
 	return atomic_load(&job.failed);
 }
 
@@ -509,11 +525,8 @@ int tensor_read_lon(struct tensor_reader *t, int64_t l0, int64_t l1, float *out,
 {
 	if (t->codec.kind != CODEC_NONE) {
 		char why[256] = "a damaged compressed chunk";
-		int failed = read_lon_compressed(t, l0, l1, out);
-		if (!failed)
+		if (!read_lon_compressed(t, l0, l1, out, why, sizeof why))
 			return 0;
-		if (failed == 1)
-			h5_reason(why, sizeof why);
 		return err_set(err, EXIT_BADDATA, "%s: cannot read \"physical\" (truncated or "
 			       "damaged): %s", t->path, why);
 	}
