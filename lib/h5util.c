@@ -24,6 +24,15 @@ void h5_quiet(void)
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
+void h5_quiet_thread(void)
+{
+	/* A thread-safe HDF5 keeps the switch per thread; another keeps one
+	 * (h5_quiet's) and must not be called while a thread is inside it. */
+	hbool_t threadsafe = 0;
+	if (H5is_library_threadsafe(&threadsafe) >= 0 && threadsafe)
+		h5_quiet();
+}
+
 struct reason_walk {
 	char *buf;
 	size_t size;

@@ -12,6 +12,9 @@ struct atomic_output;
 /* Turns off HDF5's automatic error printing: tools report errors themselves,
  * in one line. */
 void h5_quiet(void);
+/* The same in a thread of one's own that calls HDF5 (under a lock): a
+ * thread-safe HDF5 sets it per thread. */
+void h5_quiet_thread(void);
 
 /* Puts HDF5's shutdown in the tool's hands; called by cli_init, before any
  * HDF5 call. At exit, files still open for writing are flushed or, when

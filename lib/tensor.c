@@ -171,7 +171,7 @@ static void *compress_chunks(void *arg)
 	struct chunk_worker *cw = arg;
 	struct chunk_task *t = cw->task;
 	struct tensor_writer *w = t->w;
-	h5_quiet(); /* in a thread-safe HDF5, error printing is set per thread */
+	h5_quiet_thread();
 	const size_t bytes = (size_t)VIEW_CHANNELS * (size_t)w->lon_steps * (size_t)w->lat_steps *
 			     sizeof(float);
 	pthread_mutex_lock(&t->lock);
@@ -188,7 +188,7 @@ static void *compress_chunks(void *arg)
 					  w->cbuf[slot]);
 		cw->busy += monotonic_seconds() - t0;
 		pthread_mutex_lock(&t->lock);
-		if (n == 0)
+		if (n == 0 && !t->failed)
 			t->failed = 2;
 		t->size[slot] = n;
 		if (!t->writing)
@@ -377,7 +377,7 @@ struct lon_read {
 	float *out;
 	atomic_llong next;
 	pthread_mutex_t hdf5;
-	atomic_int failed; /* 1: HDF5's read (why says why), 2: the chunk */
+	atomic_int failed; /* the first: 1 HDF5's read (why says why), 2 the chunk */
 	char why[256];     /* HDF5's reason, taken in the failing thread */
 };
 
@@ -415,6 +415,13 @@ static int read_items(struct tensor_reader *t, size_t slot, const unsigned char 
 	return 0;
 }
 
+/* The first failure is the one reported. */
+static void first_failure(atomic_int *failed, int bad)
+{
+	int none = 0;
+	atomic_compare_exchange_strong(failed, &none, bad);
+}
+
 static void *read_lon_chunks(void *arg)
 {
 	const struct lon_reader *me = arg;
@@ -423,7 +430,7 @@ static void *read_lon_chunks(void *arg)
 	const size_t plane = (size_t)t->lon_steps * (size_t)t->lat_steps,
 		     wide = (size_t)(job->l1 - job->l0) * (size_t)t->lat_steps;
 	const size_t bytes = (size_t)VIEW_CHANNELS * plane * sizeof(float);
-	h5_quiet(); /* in a thread-safe HDF5, error printing is set per thread */
+	h5_quiet_thread();
 	for (;;) {
 		long long r = atomic_fetch_add(&job->next, 1);
 		if (r >= t->r_steps || atomic_load(&job->failed))
@@ -438,7 +445,7 @@ static void *read_lon_chunks(void *arg)
 		if (bad == 1) /* now, in this thread: HDF5's error stack is per thread */
 			h5_reason(job->why, sizeof job->why);
 		if (bad && bad != 3)
-			atomic_store(&job->failed, bad);
+			first_failure(&job->failed, bad);
 		pthread_mutex_unlock(&job->hdf5);
 		for (int c = 0; c < VIEW_CHANNELS && !bad; c++) {
 			float *to = job->out + ((size_t)c * (size_t)t->r_steps + (size_t)r) * wide;
@@ -455,7 +462,7 @@ static void *read_lon_chunks(void *arg)
 		}
 		if (bad) {
 			if (bad != 3)
-				atomic_store(&job->failed, bad);
+				first_failure(&job->failed, bad);
 			break;
 		}
 	}
@@ -497,12 +504,12 @@ static int read_lon_compressed(struct tensor_reader *t, int64_t l0, int64_t l1, 
 	if (t->nchunk < threads) {
 		unsigned char **more = realloc(t->chunk, (size_t)threads * sizeof *more);
 		if (!more)
-			return 2;
+			return 4;
 		t->chunk = more;
 		const struct view_geometry *g = &t->meta.geometry;
 		for (; t->nchunk < threads; t->nchunk++)
 			if (!(t->chunk[t->nchunk] = malloc(codec_bound(tensor_chunk_bytes(g)))))
-				return 2;
+				return 4;
 	}
 	if (!t->cache_tried)
 		cache_begin(t);
@@ -525,8 +532,11 @@ int tensor_read_lon(struct tensor_reader *t, int64_t l0, int64_t l1, float *out,
 {
 	if (t->codec.kind != CODEC_NONE) {
 		char why[256] = "a damaged compressed chunk";
-		if (!read_lon_compressed(t, l0, l1, out, why, sizeof why))
+		const int failed = read_lon_compressed(t, l0, l1, out, why, sizeof why);
+		if (!failed)
 			return 0;
+		if (failed == 4)
+			return err_set(err, EXIT_RUNTIME, "%s: out of memory", t->path);
 		return err_set(err, EXIT_BADDATA, "%s: cannot read \"physical\" (truncated or "
 			       "damaged): %s", t->path, why);
 	}
