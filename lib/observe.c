@@ -266,14 +266,10 @@ static void find_erf_saturation(void)
 	 * of floats. */
 	enum { N = 4096 };
 	float x[N], y[N];
-	const float top = 16.0f;
-	uint32_t bits;
-	memcpy(&bits, &top, sizeof bits);
+	uint32_t bits = f32_bits(16.0f);
 	for (;;) {
-		for (int i = 0; i < N; i++) {
-			bits--; /* the next float toward 0: top is positive */
-			memcpy(&x[i], &bits, sizeof bits);
-		}
+		for (int i = 0; i < N; i++)
+			x[i] = f32_from_bits(--bits); /* the next float toward 0 */
 		vmath_erf(x, y, N);
 		int i = 0;
 		while (i < N && y[i] == 1.0f)
@@ -445,8 +441,7 @@ struct dust_memo {
 static const float *opv_parts(const struct observe_plan *p, struct dust_memo *m, float opv)
 {
 	const int64_t V = p->V;
-	uint32_t bits;
-	memcpy(&bits, &opv, sizeof bits);
+	const uint32_t bits = f32_bits(opv);
 	const uint32_t line = bits & ((1u << OPV_CACHE_BITS) - 1);
 	float *y = m->lines + (size_t)line * 2 * (size_t)V, *num = y + V;
 	if (m->tag[line] != bits || bits == 0) {
@@ -670,12 +665,6 @@ struct thick_cell {
 	int outside_is_continuum;
 };
 
-static uint32_t bits_of(float x)
-{
-	uint32_t b;
-	memcpy(&b, &x, sizeof b);
-	return b;
-}
 
 static void thick_cell(const struct observe_plan *p, float H, int64_t r, struct ray_scratch *s,
 		       float *jd, struct thick_cell *t)
@@ -692,10 +681,10 @@ static void thick_cell(const struct observe_plan *p, float H, int64_t r, struct 
 	obs_thick_line(&p->pt, c, 0.0f, &j_out, &a_out);
 	t->ha_out = obs_H_sum(a_out, c->alpha_d, H);
 	const float ha_d = c->alpha_d * H;
-	uint32_t differ = bits_of(t->ha_out) ^ bits_of(ha_d);
+	uint32_t differ = f32_bits(t->ha_out) ^ f32_bits(ha_d);
 	for (int64_t k = 0; k < V; k++) {
 		t->hj_out[k] = obs_H_sum(j_out, jd[k], H);
-		differ |= bits_of(t->hj_out[k]) ^ bits_of(jd[k] * H);
+		differ |= f32_bits(t->hj_out[k]) ^ f32_bits(jd[k] * H);
 	}
 	t->outside_is_continuum = !differ;
 	if (t->hi > t->lo) {

@@ -23,6 +23,7 @@
 
 #include "atomic.h"
 #include "h5util.h"
+#include "hostdevice.h"
 #include "parallel.h"
 #include "sha256.h"
 #include "vmath.h"
@@ -409,20 +410,6 @@ out:
 /* ---------------------------------------------------------------------------
  * Numerical building blocks
  * ------------------------------------------------------------------------- */
-
-static float f32_from_bits(uint32_t u)
-{
-	float f;
-	memcpy(&f, &u, sizeof f);
-	return f;
-}
-
-static uint32_t f32_bits(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, sizeof u);
-	return u;
-}
 
 /* NumPy 1.24's float32 exp (its AVX2/AVX512F kernel): Cody-Waite reduction
  * by ln 2 with the quadrant rounded through a fused multiply-add, a 5/2

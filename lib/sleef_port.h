@@ -19,28 +19,6 @@ struct sp_df {
 	float x, y;
 };
 
-HOST_DEVICE static inline uint32_t sp_bits(float f)
-{
-#ifdef __CUDA_ARCH__
-	return (uint32_t)__float_as_uint(f);
-#else
-	uint32_t u;
-	memcpy(&u, &f, sizeof u);
-	return u;
-#endif
-}
-
-HOST_DEVICE static inline float sp_float(uint32_t u)
-{
-#ifdef __CUDA_ARCH__
-	return __uint_as_float(u);
-#else
-	float f;
-	memcpy(&f, &u, sizeof f);
-	return f;
-#endif
-}
-
 /* AVX2's float -> int32 conversion (vcvtps2dq): to nearest, ties to even;
  * NaN and out-of-range values give INT32_MIN. */
 HOST_DEVICE static inline int32_t sp_rint(float x)
@@ -53,7 +31,7 @@ HOST_DEVICE static inline int32_t sp_rint(float x)
 /* 2^q as SLEEF builds it, from the exponent bits alone (wrapping). */
 HOST_DEVICE static inline float sp_pow2i(int32_t q)
 {
-	return sp_float(((uint32_t)q + 0x7fu) << 23);
+	return f32_from_bits(((uint32_t)q + 0x7fu) << 23);
 }
 
 /* d 2^e in two steps (SLEEF's vldexp2). */
@@ -66,7 +44,7 @@ HOST_DEVICE static inline float sp_ldexp2(float d, int32_t e)
 /* x with the sign of x flipped where y is negative (vmulsign). */
 HOST_DEVICE static inline float sp_mulsign(float x, float y)
 {
-	return sp_float(sp_bits(x) ^ (sp_bits(y) & 0x80000000u));
+	return f32_from_bits(f32_bits(x) ^ (f32_bits(y) & 0x80000000u));
 }
 
 HOST_DEVICE static inline struct sp_df sp_df_make(float x, float y)
@@ -205,7 +183,7 @@ HOST_DEVICE static inline float sleef_expm1f(float a)
 		x = INFINITY;
 	if (a < -16.635532333438687426013570f)
 		x = -1.0f;
-	if (sp_bits(a) == 0x80000000u)
+	if (f32_bits(a) == 0x80000000u)
 		x = -0.0f;
 	return x;
 }
@@ -214,7 +192,7 @@ HOST_DEVICE static inline float sleef_expm1f(float a)
  * and 4, 1 beyond. */
 HOST_DEVICE static inline float sleef_erff(float s)
 {
-	const float a = sp_float(sp_bits(s) & 0x7fffffffu);
+	const float a = f32_from_bits(f32_bits(s) & 0x7fffffffu);
 	const int o0 = a < (float)1.1, o1 = a < (float)2.4, o2 = a < (float)4.0;
 #define SP_SEL3(c0, c1, c2) (o0 ? (c0) : o1 ? (c1) : (c2))
 	const float u = o0 ? a * a : a;
@@ -239,7 +217,7 @@ HOST_DEVICE static inline float sleef_erff(float s)
 	}
 	float r = sp_mulsign(o2 ? d.x + d.y : 1.0f, s);
 	if (a != a)
-		r = sp_float(0x7fc00000u); /* SLEEF's NANf */
+		r = f32_from_bits(0x7fc00000u); /* SLEEF's NANf */
 	return r;
 }
 

@@ -41,7 +41,7 @@ static void check_batch(int f, const float *in, size_t n, float *want, struct ta
 	funcs[f].vector(in, want, n);
 	for (size_t i = 0; i < n; i++) {
 		const float got = funcs[f].port(in[i]);
-		const uint32_t g = sp_bits(got), w = sp_bits(want[i]);
+		const uint32_t g = f32_bits(got), w = f32_bits(want[i]);
 		t->checked++;
 		if (g == w)
 			continue;
@@ -50,7 +50,7 @@ static void check_batch(int f, const float *in, size_t n, float *want, struct ta
 			continue;
 		}
 		if (!t->differ++) {
-			t->first_in = sp_bits(in[i]);
+			t->first_in = f32_bits(in[i]);
 			t->first_port = g;
 			t->first_vector = w;
 		}
@@ -75,7 +75,7 @@ static void check_stride(int f, uint64_t start, uint64_t step, uint64_t count, s
 {
 	size_t n = 0;
 	for (uint64_t k = 0; k < count; k++) {
-		in[n++] = sp_float((uint32_t)(start + k * step));
+		in[n++] = f32_from_bits((uint32_t)(start + k * step));
 		if (n == BATCH) {
 			check_batch(f, in, n, want, t);
 			n = 0;
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 		struct tally t = { 0 };
 		size_t n = 0;
 		for (size_t i = 0; i < sizeof special / sizeof *special; i++)
-			in[n++] = sp_float(special[i]);
+			in[n++] = f32_from_bits(special[i]);
 		for (int e = 0; e < 8; e++)
 			for (int s = -1; s <= 1; s += 2) {
 				float up = funcs[f].edges[e] * (float)s, down = up;
@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 
 		/* A million floats, dense in bits, over the observation's range. */
 		memset(&t, 0, sizeof t);
-		const uint32_t lo = sp_bits(funcs[f].lo) & 0x7fffffffu, hi = sp_bits(funcs[f].hi);
+		const uint32_t lo = f32_bits(funcs[f].lo) & 0x7fffffffu, hi = f32_bits(funcs[f].hi);
 		/* negative side: bits from 0x80000000 up to -lo's; positive: up to hi's */
 		check_stride((int)f, 0x80000000u, (lo / 500000) | 1, 500000, &t, in, want);
 		check_stride((int)f, 0, (hi / 500000) | 1, 500000, &t, in, want);
