@@ -63,6 +63,28 @@ HOST_DEVICE static inline float obs_edge_at(const struct obs_point *k, struct ob
 
 /* ---- optically thick ------------------------------------------------------ */
 
+/* One channel's transfer along a ray, cell by cell: cell 0's H-scaled
+ * terms kept, the trapezoid start at cell 1, BDF2 steps after. */
+struct obs_transfer {
+	float Hj0, Ha0, I, I_prev;
+};
+
+HOST_DEVICE static inline void obs_transfer_cell(struct obs_transfer *t, int64_t r, float Hj,
+						 float Ha, float bg)
+{
+	if (r == 0) {
+		t->Hj0 = Hj;
+		t->Ha0 = Ha;
+	} else if (r == 1) {
+		t->I_prev = bg;
+		t->I = obs_start(t->Hj0, Hj, t->Ha0, Ha, bg);
+	} else {
+		const float next = obs_bdf2(Hj, t->I, t->I_prev, Ha);
+		t->I_prev = t->I;
+		t->I = next;
+	}
+}
+
 /* Coarse channel ch of one ray in the thick mode: its fine channels
  * [ch * 2 v_sub, (ch + 1) * 2 v_sub), and the last one with the last
  * channel, through the trapezoid and BDF2 steps along r, line and
@@ -76,8 +98,7 @@ HOST_DEVICE static inline void obs_thick_channel(const struct obs_point *k,
 	const int64_t per = 2 * k->v_sub, f0 = ch * per;
 	const int nf = (int)per + (ch == k->V - 1);
 	const float H = 2.0f * k->ds, bg = k->background[ch];
-	float Iv[OBS_MAX_FINE], Iv_prev[OBS_MAX_FINE], Hj0[OBS_MAX_FINE], Ha0[OBS_MAX_FINE];
-	float jd0 = 0, alpha_d0 = 0, Ic = 0, Ic_prev = 0;
+	struct obs_transfer line[OBS_MAX_FINE], continuum = { 0, 0, 0, 0 };
 	for (int64_t r = 0; r < k->R; r++) {
 		const struct obs_cell_rec *rec = cells + r * stride;
 		const float jd = obs_dust_j(k, rec, ch), alpha_d = rec->c.alpha_d;
@@ -93,30 +114,9 @@ HOST_DEVICE static inline void obs_thick_channel(const struct obs_point *k,
 					? sleef_expf(obs_gauss_arg(k, &rec->c, k->nu_fine[f], dnu2)) : 0.0f;
 			float j, a;
 			obs_thick_line(k, &rec->c, e, &j, &a);
-			const float Hj = obs_H_sum(j, jd, H), Ha = obs_H_sum(a, alpha_d, H);
-			if (r == 0) {
-				Hj0[i] = Hj;
-				Ha0[i] = Ha;
-			} else if (r == 1) {
-				Iv_prev[i] = bg;
-				Iv[i] = obs_start(Hj0[i], Hj, Ha0[i], Ha, bg);
-			} else {
-				const float next = obs_bdf2(Hj, Iv[i], Iv_prev[i], Ha);
-				Iv_prev[i] = Iv[i];
-				Iv[i] = next;
-			}
+			obs_transfer_cell(&line[i], r, obs_H_sum(j, jd, H), obs_H_sum(a, alpha_d, H), bg);
 		}
-		if (r == 0) {
-			jd0 = jd;
-			alpha_d0 = alpha_d;
-		} else if (r == 1) {
-			Ic_prev = bg;
-			Ic = obs_start(jd0 * H, jd * H, alpha_d0 * H, alpha_d * H, bg);
-		} else {
-			const float next = obs_bdf2(jd * H, Ic, Ic_prev, alpha_d * H);
-			Ic_prev = Ic;
-			Ic = next;
-		}
+		obs_transfer_cell(&continuum, r, jd * H, alpha_d * H, bg);
 	}
 #ifdef __CUDA_ARCH__
 #pragma unroll
@@ -124,9 +124,9 @@ HOST_DEVICE static inline void obs_thick_channel(const struct obs_point *k,
 	for (int i = 0; i < OBS_MAX_FINE; i++) {
 		if (i >= nf)
 			break;
-		Iv_out[f0 + i] = Iv[i];
+		Iv_out[f0 + i] = line[i].I;
 	}
-	*Ic_out = Ic;
+	*Ic_out = continuum.I;
 }
 
 /* Simpson's rule from the fine intensities Iv (F of them) onto channel ch,
