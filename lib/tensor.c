@@ -23,13 +23,23 @@ static void free_buffers(struct tensor_writer *w)
 	w->cbuf = NULL;
 }
 
-/* A write failed: the file is discarded, the error says why. */
-static int writer_fail(struct tensor_writer *w, const char *what, struct arepo_err *err)
+/* A write failed: the file is discarded, the error says why (HDF5's
+ * reason, taken now unless the failing thread took it: why). */
+static int writer_fail_because(struct tensor_writer *w, const char *what, const char *why,
+			       struct arepo_err *err)
 {
-	h5_fail_output(&w->out, w->file, what, err);
+	if (why)
+		h5_fail_output_because(&w->out, w->file, what, why, err);
+	else
+		h5_fail_output(&w->out, w->file, what, err);
 	w->dset = w->file = -1;
 	free_buffers(w);
 	return EXIT_RUNTIME;
+}
+
+static int writer_fail(struct tensor_writer *w, const char *what, struct arepo_err *err)
+{
+	return writer_fail_because(w, what, NULL, err);
 }
 
 size_t tensor_chunk_bytes(const struct view_geometry *g)
@@ -224,12 +234,7 @@ static int write_compressed(struct tensor_writer *w, int64_t r0, int64_t count, 
 		return err_set(err, EXIT_RUNTIME, "%s: cannot compress a chunk with %s", w->out.target,
 			       name);
 	}
-	if (!task.failed)
-		return 0;
-	h5_fail_output_because(&w->out, w->file, "write failed", task.why, err);
-	w->dset = w->file = -1;
-	free_buffers(w);
-	return EXIT_RUNTIME;
+	return task.failed ? writer_fail_because(w, "write failed", task.why, err) : 0;
 }
 
 int tensor_write_slab(struct tensor_writer *w, int64_t r0, int64_t count, const float *data,
