@@ -459,7 +459,12 @@ static void cell_dust(const struct observe_plan *p, const struct obs_cell *c, fl
 	const int64_t V = p->V;
 	if (!(m->valid && !memcmp(&m->opv, &c->opv, sizeof c->opv) && !memcmp(&m->Td, &Td, sizeof Td))) {
 		const float *y = opv_parts(p, m, c->opv), *num = y + V;
-		vmath_planck(num, y, Td, m->S, (size_t)V);
+		/* in passes of their own, so that the divisions pipeline */
+		for (int64_t k = 0; k < V; k++)
+			m->S[k] = y[k] / Td;
+		vmath_expm1(m->S, m->S, (size_t)V);
+		for (int64_t k = 0; k < V; k++)
+			m->S[k] = obs_dust_source(num[k], m->S[k]);
 		m->opv = c->opv;
 		m->Td = Td;
 		m->valid = 1;

@@ -5,7 +5,6 @@
 
 #include <immintrin.h>
 #include <sleef.h>
-#include <math.h>
 #include <string.h>
 
 int vmath_check_cpu(struct arepo_err *err)
@@ -36,18 +35,3 @@ VMATH_MAP(vmath_expm1, Sleef_expm1f8_u10avx2)
 VMATH_MAP(vmath_erf, Sleef_erff8_u10avx2)
 VMATH_MAP(vmath_sinh, Sleef_sinhf8_u10avx2)
 VMATH_MAP(vmath_log1p, Sleef_log1pf8_u10avx2)
-
-/* The Planck-like ratio num / expm1(y / T): the divisions in passes of
- * their own (independent, so they pipeline; a single pass chains each
- * vector's two divisions through expm1), SLEEF's expm1 as vmath_expm1
- * takes it; non-finite results 0. */
-void vmath_planck(const float *num, const float *y, float T, float *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		out[i] = y[i] / T;
-	vmath_expm1(out, out, n);
-	for (size_t i = 0; i < n; i++) {
-		const float r = num[i] / out[i];
-		out[i] = isfinite(r) ? r : 0;
-	}
-}

@@ -19,8 +19,5 @@ void vmath_expm1(const float *in, float *out, size_t n);
 void vmath_erf(const float *in, float *out, size_t n);
 void vmath_sinh(const float *in, float *out, size_t n);
 void vmath_log1p(const float *in, float *out, size_t n);
-/* out[i] = num[i] / expm1(y[i] / T), or 0 where that is not finite: the
- * same bits as the divisions and vmath_expm1 over arrays. */
-void vmath_planck(const float *num, const float *y, float T, float *out, size_t n);
 
 #endif
