@@ -121,8 +121,10 @@ build/tools/extract/%.o: ALL_CFLAGS += $(MPI_CFLAGS)
 # (the beam's, as oneDNN's); -ffp-contract=off keeps every other a*b+c apart.
 # The tools check the CPU before running them (vmath_check_cpu).
 OBS_OBJS := build/lib/vmath.o $(patsubst %.c,build/%.o,$(wildcard lib/observe*.c lib/obsgrid*.c)) \
-            build/tests/unit/test-sleef-port.o
+            build/tests/unit/test-vmath.o
 $(OBS_OBJS): ALL_CFLAGS += -mavx2 -mfma
+# SLEEF's AVX-512F builds, called only where the CPU has AVX-512F.
+build/lib/vmath_avx512.o: ALL_CFLAGS += -mavx512f -mfma
 # Where the installed molecular data files are looked for (rebuilt when
 # datadir changes).
 build/lib/obsgrid_cache.o: ALL_CFLAGS += -DAREPO_DATADIR='"$(datadir)/arepo"'

@@ -1,7 +1,9 @@
 /* The float32 transcendental functions of the synthetic observation, with
  * the bits PyTorch's CPU kernels give: SLEEF's AVX2 u10 vector functions
  * (exp, expm1, erf, sinh, log1p) over arrays, 8 lanes at a time with a
- * partial last vector, as torch's vec::map does. asinh is glibc's asinhf. */
+ * partial last vector, as torch's vec::map does; on a CPU with AVX-512F,
+ * SLEEF's AVX-512F builds of the same functions, which give the same bits
+ * for every input (tests/unit/test-vmath.c). asinh is glibc's asinhf. */
 #ifndef AREPO_VMATH_H
 #define AREPO_VMATH_H
 
@@ -9,9 +11,23 @@
 
 #include "log.h"
 
+enum vmath_build { VMATH_AVX2, VMATH_AVX512 };
+
 /* Errors (exit 1) unless this CPU has AVX2 and FMA, which the SLEEF AVX2
- * kernels need; call once before any of the functions below. */
+ * kernels need. The first call chooses the AVX-512F builds where the CPU has
+ * them, unless $AREPO_NO_AVX512 is set and not empty; make it before any
+ * thread calls the functions below (which use the AVX2 builds until then). */
 int vmath_check_cpu(struct arepo_err *err);
+
+/* The build the functions call, its name ("SLEEF AVX2", ...) and a key
+ * for key=value lines ("avx2", "avx512f"). */
+enum vmath_build vmath_current(void);
+const char *vmath_build_name(enum vmath_build b);
+const char *vmath_build_key(enum vmath_build b);
+
+/* For tests: call build b from now on, whatever vmath_check_cpu chose or
+ * will choose; -1 (nothing changed) where this CPU cannot run it. */
+int vmath_use(enum vmath_build b);
 
 /* out[i] = f(in[i]) for i < n; in and out may be the same array. */
 void vmath_exp(const float *in, float *out, size_t n);

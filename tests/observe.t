@@ -62,6 +62,23 @@ for mode in thin selthin simple; do
 	arepo-observe -j 3 --lon-block 5 --mode $mode t.h5 $mode-3.h5
 	ok "$mode: threads and blocks give the same bytes" cmp $mode-1.h5 $mode-3.h5
 done
+# SLEEF's AVX-512F builds, used where the CPU has AVX-512F, and its AVX2
+# builds (PyTorch's) give the same bytes.
+cp j1.h5 thick-1.h5
+run_status env AREPO_NO_AVX512=1 arepo-observe --stats -j 2 t.h5 thick-avx2.h5
+like "$out" "vector_math=avx2" "AREPO_NO_AVX512 asks for SLEEF's AVX2 builds"
+for mode in thin selthin simple; do
+	AREPO_NO_AVX512=1 arepo-observe -j 2 --mode $mode t.h5 $mode-avx2.h5
+done
+if grep -qw avx512f /proc/cpuinfo; then
+	run_status arepo-observe --stats -j 2 --mode simple t.h5 simple-512.h5
+	like "$out" "vector_math=avx512f" "on this CPU (AVX-512F) the AVX-512F builds are used"
+	for mode in thick thin selthin simple; do
+		ok "$mode: SLEEF's AVX-512F and AVX2 builds give the same bytes" cmp $mode-1.h5 $mode-avx2.h5
+	done
+else
+	skip 5 "this CPU has no AVX-512F: only SLEEF's AVX2 builds run here"
+fi
 if [ -n "$PYTHON" ]; then
 	ok "the observed file: format, shapes, mode, provenance, finite values" "$PYTHON" - j1.h5 <<'EOF'
 import sys, h5py, numpy as np

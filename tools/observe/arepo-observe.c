@@ -476,6 +476,8 @@ static void print_stats(const struct job *j, double seconds_write, double second
 	printf("mode=%s\nbackend=%s\n", observe_mode_short(j->mode), j->gpu ? "cuda" : "cpu");
 	if (j->gpu)
 		printf("device=%s\n", j->dev.name);
+	else
+		printf("vector_math=%s\n", vmath_build_key(vmath_current()));
 	printf("rays=%llu\ncells=%llu\nline_channels=%llu\nlon_block=%lld\n",
 	       (unsigned long long)j->st.rays, (unsigned long long)j->st.cells,
 	       (unsigned long long)j->st.line_windows, (long long)j->st.lon_block);
