@@ -452,9 +452,20 @@ static const float *opv_parts(const struct observe_plan *p, struct dust_memo *m,
 	return y;
 }
 
-/* j_d[k] = S[k] alpha_d (IRIS's _dust_emission). */
-static void cell_dust(const struct observe_plan *p, const struct obs_cell *c, float Td, float *jd,
-		      struct dust_memo *m)
+/* Asks for the opv cache line of the cell with velocity v (the next one
+ * along the ray) to be brought in while this cell is computed. */
+static void opv_prefetch(const struct observe_plan *p, const struct dust_memo *m, float v)
+{
+	const uint32_t line = f32_bits(obs_opv(&p->pt, v)) & ((1u << OPV_CACHE_BITS) - 1);
+	const char *at = (const char *)(m->lines + (size_t)line * 2 * (size_t)p->V);
+	for (size_t b = 0; b < 2 * (size_t)p->V * sizeof(float); b += 64)
+		__builtin_prefetch(at + b);
+}
+
+/* The dust's source function S on the coarse channels for the cell's opv
+ * and T_d (the memo's, kept until the next call). */
+static const float *dust_source(const struct observe_plan *p, const struct obs_cell *c, float Td,
+				struct dust_memo *m)
 {
 	const int64_t V = p->V;
 	if (!(m->valid && !memcmp(&m->opv, &c->opv, sizeof c->opv) && !memcmp(&m->Td, &Td, sizeof Td))) {
@@ -469,8 +480,16 @@ static void cell_dust(const struct observe_plan *p, const struct obs_cell *c, fl
 		m->Td = Td;
 		m->valid = 1;
 	}
-	for (int64_t k = 0; k < V; k++)
-		jd[k] = m->S[k] * c->alpha_d;
+	return m->S;
+}
+
+/* j_d[k] = S[k] alpha_d (IRIS's _dust_emission). */
+static void cell_dust(const struct observe_plan *p, const struct obs_cell *c, float Td, float *jd,
+		      struct dust_memo *m)
+{
+	const float *S = dust_source(p, c, Td, m);
+	for (int64_t k = 0; k < p->V; k++)
+		jd[k] = S[k] * c->alpha_d;
 }
 
 /* The thick line's j and alpha at the fine channels [lo, hi). */
@@ -563,7 +582,8 @@ static int scratch_alloc(struct ray_scratch *s, const struct observe_plan *p)
 		{ &s->jd_hist[2], V }, { &s->hj_out, V }, { &s->dust.S, V },
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-		if (!(*want[i].ptr = malloc(want[i].n * sizeof(float)))) {
+		/* zeroed: the thick mode's first cells step a continuum not started */
+		if (!(*want[i].ptr = calloc(want[i].n, sizeof(float)))) {
 			scratch_free(s);
 			return -1;
 		}
@@ -586,16 +606,22 @@ static void subtract_and_convert(const struct observe_plan *p, const float *I, c
 }
 
 /* BDF2 step of the continuum. */
+/* Ic_new becomes Ic, Ic becomes Ic_prev. */
+static void continuum_advance(struct ray_scratch *s)
+{
+	float *t = s->Ic_prev;
+	s->Ic_prev = s->Ic;
+	s->Ic = s->Ic_new;
+	s->Ic_new = t;
+}
+
 static void continuum_step(const struct observe_plan *p, float H, const float *jd, float alpha_d,
 			   struct ray_scratch *s)
 {
 	const float Ha = alpha_d * H;
 	for (int64_t k = 0; k < p->V; k++)
 		s->Ic_new[k] = obs_bdf2(jd[k] * H, s->Ic[k], s->Ic_prev[k], Ha);
-	float *t = s->Ic_prev;
-	s->Ic_prev = s->Ic;
-	s->Ic = s->Ic_new;
-	s->Ic_new = t;
+	continuum_advance(s);
 }
 
 /* The first (trapezoid) step of the continuum from cells 0 and 1. */
@@ -671,14 +697,41 @@ struct thick_cell {
 };
 
 
+/* A thick cell's terms on the coarse channels in one pass: j_d = S alpha_d,
+ * hj_out = H (j_out + j_d), the continuum's BDF2 step into Ic_new. Returns
+ * the bits in which hj_out differs from the continuum's H j_d somewhere. */
+static uint32_t thick_coarse_terms(int64_t V, const float *restrict S, float alpha_d, float H,
+				   float j_out, float *restrict jd, float *restrict hj_out,
+				   float *restrict Ic_new, const float *restrict Ic,
+				   const float *restrict Ic_prev)
+{
+	const float Ha = alpha_d * H;
+	uint32_t differ = 0;
+	for (int64_t k = 0; k < V; k++) {
+		const float jdk = S[k] * alpha_d, hjd = jdk * H;
+		const float hj = obs_H_sum(j_out, jdk, H);
+		jd[k] = jdk;
+		hj_out[k] = hj;
+		differ |= f32_bits(hj) ^ f32_bits(hjd);
+		Ic_new[k] = obs_bdf2(hjd, Ic[k], Ic_prev[k], Ha);
+	}
+	return differ;
+}
+
+/* Cell r of the thick mode: its j_d, its thick_cell terms and the
+ * continuum's BDF2 step into Ic_new, left there: the hull still needs Ic
+ * and Ic_prev. (For cells 0 and 1 that step is not used: the continuum
+ * starts from them.) */
 static void thick_cell(const struct observe_plan *p, float H, int64_t r, struct ray_scratch *s,
 		       float *jd, struct thick_cell *t)
 {
 	float v, rho, T, x, X, Td;
 	struct obs_cell *c = &t->c;
 	gather_cell(s, r, &v, &rho, &T, &x, &X, &Td);
+	if (r + 1 < p->R)
+		opv_prefetch(p, &s->dust, s->v[r + 1]);
 	cell_line(p, v, rho, T, x, X, c);
-	cell_dust(p, c, Td, jd, &s->dust);
+	const float *S = dust_source(p, c, Td, &s->dust);
 	const int64_t V = p->V;
 	obs_thick_range(&p->pt, c, &t->lo, &t->hi);
 	/* Outside the window the profile is exactly 0. */
@@ -687,10 +740,8 @@ static void thick_cell(const struct observe_plan *p, float H, int64_t r, struct 
 	t->ha_out = obs_H_sum(a_out, c->alpha_d, H);
 	const float ha_d = c->alpha_d * H;
 	uint32_t differ = f32_bits(t->ha_out) ^ f32_bits(ha_d);
-	for (int64_t k = 0; k < V; k++) {
-		t->hj_out[k] = obs_H_sum(j_out, jd[k], H);
-		differ |= f32_bits(t->hj_out[k]) ^ f32_bits(jd[k] * H);
-	}
+	differ |= thick_coarse_terms(V, S, c->alpha_d, H, j_out, jd, t->hj_out, s->Ic_new, s->Ic,
+				     s->Ic_prev);
 	t->outside_is_continuum = !differ;
 	if (t->hi > t->lo) {
 		/* Iv_new is free while a cell is prepared */
@@ -806,10 +857,10 @@ static void ray_thick(const struct observe_plan *p, struct ray_scratch *s, float
 		hull_join(&hull, 0, F);
 	for (int64_t r = 2; r < R; r++) {
 		thick_cell(p, H, r, s, s->jd, &t);
-		/* before the continuum's step: a channel joining the hull takes
-		 * the continuum's intensities of the two previous cells */
+		/* before the continuum advances: a channel joining the hull
+		 * takes the continuum's intensities of the two previous cells */
 		hull_add(p, &hull, &t, s);
-		continuum_step(p, H, s->jd, t.c.alpha_d, s);
+		continuum_advance(s);
 		/* the window, clamped to the hull (it is inside unless empty) */
 		const int64_t w0 = t.lo < hull.lo ? hull.lo : t.lo > hull.hi ? hull.hi : t.lo;
 		const int64_t w1 = t.hi < w0 ? w0 : t.hi > hull.hi ? hull.hi : t.hi;

@@ -248,6 +248,12 @@ struct obs_cell {
 	int fast;     /* opv and dnu ordinary: the profile is zero outside a window */
 };
 
+/* The Doppler factor 1 + v/c of a cell whose radial velocity is v. */
+HOST_DEVICE static inline float obs_opv(const struct obs_point *k, float v)
+{
+	return 1.0f + v / k->c;
+}
+
 /* The grids read at the nearest node (in: obs_rho_node) plus the gradients
  * times the offsets, the Doppler width, the dust's absorption. */
 HOST_DEVICE static inline void obs_cell_line(const struct obs_point *k, float v, float rho, float T,
@@ -255,7 +261,7 @@ HOST_DEVICE static inline void obs_cell_line(const struct obs_point *k, float v,
 {
 	const struct obs_grid_view *g = &k->g;
 	c->bad = !isfinite(T);
-	c->opv = 1.0f + v / k->c;
+	c->opv = obs_opv(k, v);
 	const int64_t ix = obs_node_index(floorf(x / g->d_ab + 0.5f), g->n_x);
 	const int64_t iT = obs_node_index(floorf(T / g->dT + 0.5f), g->n_T);
 	const int64_t at = (in * g->n_x + ix) * g->n_T + iT;
