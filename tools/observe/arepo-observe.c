@@ -368,7 +368,7 @@ struct job {
 	struct observe_stats st;
 	int gpu;               /* observed on dev */
 	struct cuda_device dev;
-	double seconds_observe;
+	double seconds_check, seconds_observe;
 };
 
 /* The tensor opened and checked, the configuration, the grids, the plan. */
@@ -387,8 +387,10 @@ static int prepare(struct job *j, const struct cli_common *cli, const struct opt
 		return err_set(err, EXIT_BADDATA, "%s: converted to a dataset's units by arepo-normalize; "
 						  "the observation takes tensors in processing units",
 			       j->tensor_path);
+	const double t_check = monotonic_seconds();
 	if ((rc = check_values(&j->t, j->mode != OBSERVE_SIMPLE, opt->allow_nan, err)))
 		return rc;
+	j->seconds_check = monotonic_seconds() - t_check;
 	if (j->mode != OBSERVE_SIMPLE) {
 		if ((rc = get_grids(&j->cfg, opt, opt->grids, &j->grids, err)))
 			return rc;
@@ -481,7 +483,7 @@ static void print_stats(const struct job *j, double seconds_write, double second
 	printf("rays=%llu\ncells=%llu\nline_channels=%llu\nlon_block=%lld\n",
 	       (unsigned long long)j->st.rays, (unsigned long long)j->st.cells,
 	       (unsigned long long)j->st.line_windows, (long long)j->st.lon_block);
-	printf("seconds_read=%.6f\n", j->st.seconds_read);
+	printf("seconds_check=%.6f\nseconds_read=%.6f\n", j->seconds_check, j->st.seconds_read);
 	if (j->gpu)
 		printf("seconds_host=%.6f\nseconds_upload=%.6f\nseconds_kernel=%.6f\nseconds_download=%.6f\n",
 		       j->st.seconds_host, j->st.seconds_upload, j->st.seconds_kernel, j->st.seconds_download);
