@@ -517,8 +517,13 @@ static void integrated_profile(const struct observe_plan *p, const struct obs_ce
 	for (int64_t m = lo; m < hi; m++)
 		s[m] = obs_erf_arg(&p->pt, c, p->nu_edges[m]);
 	vmath_erf(s + lo, s + lo, (size_t)(hi - lo));
-	for (int64_t m = 0; m < E; m++)
+	/* obs_edge_value in its three ranges: no division outside [lo, hi) */
+	for (int64_t m = 0; m < lo; m++)
+		e[m] = scale.below;
+	for (int64_t m = lo; m < hi; m++)
 		e[m] = obs_edge_value(scale, m, lo, hi, s[m]);
+	for (int64_t m = hi; m < E; m++)
+		e[m] = scale.above;
 	for (int64_t k = 0; k < V; k++) {
 		const float phi = e[k + 1] - e[k];
 		j[k] = obs_coarse_j(c, phi);
@@ -932,6 +937,19 @@ static void ray_selthin(const struct observe_plan *p, struct ray_scratch *s, flo
 	subtract_and_convert(p, s->I, s->Ic, out);
 }
 
+/* The Simpson panels of the line (j) and the continuum (jd) over three
+ * cells, into I and Ic (arrays apart, so that the loop vectorises). */
+static void thin_panels(int64_t V, float h3, float *const j[3], float *const jd[3],
+			float *restrict I, float *restrict Ic)
+{
+	const float *restrict j0 = j[0], *restrict j1 = j[1], *restrict j2 = j[2];
+	const float *restrict d0 = jd[0], *restrict d1 = jd[1], *restrict d2 = jd[2];
+	for (int64_t k = 0; k < V; k++) {
+		I[k] = obs_simpson(j0[k], j1[k], j2[k], h3);
+		Ic[k] = obs_simpson(d0[k], d1[k], d2[k], h3);
+	}
+}
+
 static void ray_thin(const struct observe_plan *p, struct ray_scratch *s, float *out)
 {
 	const int64_t V = p->V, n = (p->R - 1) / 2;
@@ -946,10 +964,7 @@ static void ray_thin(const struct observe_plan *p, struct ray_scratch *s, float 
 	for (int64_t m = 0; m < n; m++) {
 		coarse_cell(p, 2 * m + 1, s, jh[1], NULL, dh[1], &c);
 		coarse_cell(p, 2 * m + 2, s, jh[2], NULL, dh[2], &c);
-		for (int64_t k = 0; k < V; k++) {
-			s->I[k] = obs_simpson(jh[0][k], jh[1][k], jh[2][k], h3);
-			s->Ic[k] = obs_simpson(dh[0][k], dh[1][k], dh[2][k], h3);
-		}
+		thin_panels(V, h3, jh, dh, s->I, s->Ic);
 		cascade_push(&line, s->I);
 		cascade_push(&cont, s->Ic);
 		float *t = jh[0];
