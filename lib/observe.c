@@ -438,12 +438,23 @@ struct dust_memo {
 	float *lines;        /* per cache line: y then num, V each */
 };
 
+/* The cache line an opv with these bits is kept in, and that line's data. */
+static uint32_t opv_line(uint32_t opv_bits)
+{
+	return opv_bits & ((1u << OPV_CACHE_BITS) - 1);
+}
+
+static float *opv_line_data(const struct observe_plan *p, const struct dust_memo *m, uint32_t line)
+{
+	return m->lines + (size_t)line * 2 * (size_t)p->V;
+}
+
 static const float *opv_parts(const struct observe_plan *p, struct dust_memo *m, float opv)
 {
 	const int64_t V = p->V;
 	const uint32_t bits = f32_bits(opv);
-	const uint32_t line = bits & ((1u << OPV_CACHE_BITS) - 1);
-	float *y = m->lines + (size_t)line * 2 * (size_t)V, *num = y + V;
+	const uint32_t line = opv_line(bits);
+	float *y = opv_line_data(p, m, line), *num = y + V;
 	if (m->tag[line] != bits || bits == 0) {
 		for (int64_t k = 0; k < V; k++)
 			obs_dust_parts(&p->pt, p->nu[k], opv, &y[k], &num[k]);
@@ -456,8 +467,7 @@ static const float *opv_parts(const struct observe_plan *p, struct dust_memo *m,
  * along the ray) to be brought in while this cell is computed. */
 static void opv_prefetch(const struct observe_plan *p, const struct dust_memo *m, float v)
 {
-	const uint32_t line = f32_bits(obs_opv(&p->pt, v)) & ((1u << OPV_CACHE_BITS) - 1);
-	const char *at = (const char *)(m->lines + (size_t)line * 2 * (size_t)p->V);
+	const char *at = (const char *)opv_line_data(p, m, opv_line(f32_bits(obs_opv(&p->pt, v))));
 	for (size_t b = 0; b < 2 * (size_t)p->V * sizeof(float); b += 64)
 		__builtin_prefetch(at + b);
 }
@@ -610,7 +620,6 @@ static void subtract_and_convert(const struct observe_plan *p, const float *I, c
 		out[k] = obs_trj(&p->pt, I[k], Ic[k], k);
 }
 
-/* BDF2 step of the continuum. */
 /* Ic_new becomes Ic, Ic becomes Ic_prev. */
 static void continuum_advance(struct ray_scratch *s)
 {
@@ -620,6 +629,7 @@ static void continuum_advance(struct ray_scratch *s)
 	s->Ic_new = t;
 }
 
+/* BDF2 step of the continuum. */
 static void continuum_step(const struct observe_plan *p, float H, const float *jd, float alpha_d,
 			   struct ray_scratch *s)
 {

@@ -21,20 +21,18 @@ VMATH_MAP(vmath256_log1p, Sleef_log1pf8_u10avx2, 8, _mm256_loadu_ps, _mm256_stor
 typedef void vmath_fn(const float *, float *, size_t);
 
 static const struct vmath_build_fns {
-	const char *name, *key;
+	const char *key;
 	vmath_fn *exp, *expm1, *erf, *sinh, *log1p;
 } builds[] = {
-	[VMATH_AVX2] = { "SLEEF AVX2", "avx2", vmath256_exp, vmath256_expm1, vmath256_erf, vmath256_sinh,
-			 vmath256_log1p },
-	[VMATH_AVX512] = { "SLEEF AVX-512F", "avx512f", vmath512_exp, vmath512_expm1, vmath512_erf,
-			   vmath512_sinh, vmath512_log1p },
+	[VMATH_AVX2] = { "avx2", vmath256_exp, vmath256_expm1, vmath256_erf, vmath256_sinh, vmath256_log1p },
+	[VMATH_AVX512] = { "avx512f", vmath512_exp, vmath512_expm1, vmath512_erf, vmath512_sinh,
+			   vmath512_log1p },
 };
 
-/* Chosen once, before any thread calls the functions. */
+/* Chosen by vmath_check_cpu, before any thread calls the functions. */
 static enum vmath_build current = VMATH_AVX2;
-static int chosen;
 
-static int cpu_has(enum vmath_build b)
+int vmath_cpu_has(enum vmath_build b)
 {
 	__builtin_cpu_init();
 	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
@@ -44,34 +42,17 @@ static int cpu_has(enum vmath_build b)
 
 int vmath_check_cpu(struct arepo_err *err)
 {
-	if (!cpu_has(VMATH_AVX2))
+	if (!vmath_cpu_has(VMATH_AVX2))
 		return err_set(err, 1, "this CPU lacks AVX2 or FMA, which the observation's "
 				       "bit-exact transcendental functions (SLEEF AVX2) need");
-	if (!chosen) {
-		const char *no512 = getenv("AREPO_NO_AVX512");
-		current = cpu_has(VMATH_AVX512) && !(no512 && *no512) ? VMATH_AVX512 : VMATH_AVX2;
-		chosen = 1;
-	}
-	return 0;
-}
-
-int vmath_use(enum vmath_build b)
-{
-	if (!cpu_has(b))
-		return -1;
-	current = b;
-	chosen = 1;
+	const char *no512 = getenv("AREPO_NO_AVX512");
+	current = vmath_cpu_has(VMATH_AVX512) && !(no512 && *no512) ? VMATH_AVX512 : VMATH_AVX2;
 	return 0;
 }
 
 enum vmath_build vmath_current(void)
 {
 	return current;
-}
-
-const char *vmath_build_name(enum vmath_build b)
-{
-	return builds[b].name;
 }
 
 const char *vmath_build_key(enum vmath_build b)

@@ -14,20 +14,18 @@
 enum vmath_build { VMATH_AVX2, VMATH_AVX512 };
 
 /* Errors (exit 1) unless this CPU has AVX2 and FMA, which the SLEEF AVX2
- * kernels need. The first call chooses the AVX-512F builds where the CPU has
- * them, unless $AREPO_NO_AVX512 is set and not empty; make it before any
- * thread calls the functions below (which use the AVX2 builds until then). */
+ * kernels need. Chooses the AVX-512F builds where the CPU has them, unless
+ * $AREPO_NO_AVX512 is set and not empty; call it before any thread calls
+ * the functions below (which use the AVX2 builds until then). */
 int vmath_check_cpu(struct arepo_err *err);
 
-/* The build the functions call, its name ("SLEEF AVX2", ...) and a key
- * for key=value lines ("avx2", "avx512f"). */
-enum vmath_build vmath_current(void);
-const char *vmath_build_name(enum vmath_build b);
-const char *vmath_build_key(enum vmath_build b);
+/* Whether this CPU (and its operating system) can run build b. */
+int vmath_cpu_has(enum vmath_build b);
 
-/* For tests: call build b from now on, whatever vmath_check_cpu chose or
- * will choose; -1 (nothing changed) where this CPU cannot run it. */
-int vmath_use(enum vmath_build b);
+/* The build the functions call, and its key for key=value lines ("avx2",
+ * "avx512f"). */
+enum vmath_build vmath_current(void);
+const char *vmath_build_key(enum vmath_build b);
 
 /* out[i] = f(in[i]) for i < n; in and out may be the same array. */
 void vmath_exp(const float *in, float *out, size_t n);

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 		printf("1..0 # SKIP %s\n", err.msg);
 		return 0;
 	}
-	have_avx512 = vmath_use(VMATH_AVX512) == 0;
+	have_avx512 = vmath_cpu_has(VMATH_AVX512);
 	if (argc == 3 && !strcmp(argv[1], "--all"))
 		return exhaustive(argv[2]);
 	float *in = malloc(BATCH * sizeof(float)), *want = malloc(BATCH * sizeof(float)),
